@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The one reading interface every dump format implements: ELF vmcore,
+// kdump-compressed, flattened and LKCD. Commands such as `dmesg` and `info`
+// and the conversion pipeline see only this, never which format it is.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/byte-source.h"
+#include "formats/elf-notes.h"
+#include "formats/result.h"
+#include "formats/types.h"
+#include "formats/vmcoreinfo.h"
+
+namespace salvage {
+
+enum class PageState {
+  kData,      // out holds the page
+  kZero,      // page is known to be all zeros (e.g. beyond p_filesz); out zeroed
+  kExcluded,  // filtered out when the dump was written; out zeroed
+  kHole,      // not RAM in the crashed machine; out zeroed
+  kMissing,   // should be there but was never written (incomplete dump); out zeroed
+};
+const char* page_state_name(PageState s);
+
+// A physical memory range that was RAM in the crashed machine.
+struct MemoryRange {
+  PhysAddr start;
+  u64 size = 0;
+  VirtAddr vaddr;  // p_vaddr of the ELF segment it came from (0 if unknown)
+};
+
+struct DumpMetadata {
+  std::string format;           // "elf", "kdump", "flattened", "lkcd"
+  int dump_level = 0;           // makedumpfile -d level the dump was filtered with
+  bool incomplete = false;      // writer ran out of space or was cut short
+  std::string compression;      // human readable, e.g. "zlib"
+  std::vector<std::string> notes_for_user;  // degradations found when opening
+};
+
+class DumpReader {
+ public:
+  virtual ~DumpReader() = default;
+  virtual const DumpMetadata& metadata() const = 0;
+  // ELF note bytes (PRSTATUS per CPU, VMCOREINFO), as in /proc/vmcore.
+  virtual std::span<const std::byte> notes() const = 0;
+  // Highest pfn + 1 the dump describes.
+  virtual Pfn max_pfn() const = 0;
+  // RAM ranges (holes excluded), sorted by address.
+  virtual const std::vector<MemoryRange>& ram() const = 0;
+  // Reads one page into out (kPageSize bytes). Errors are I/O or corruption.
+  virtual Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) = 0;
+};
+
+// Information derived from the notes that every reader shares.
+struct DumpIdentity {
+  std::vector<ElfNote> notes;
+  std::optional<Vmcoreinfo> vmcoreinfo;
+  std::vector<Prstatus> cpus;
+};
+Result<DumpIdentity> identify(std::span<const std::byte> notes);
+
+// Probes the format by signature and opens it (the format table lives in
+// dump-reader.cc). The reader keeps a reference to src.
+Result<std::unique_ptr<DumpReader>> open_dump(ByteSource& src);
+
+}  // namespace salvage
