@@ -29,7 +29,9 @@ DEBIAN_PACKAGES := build-essential pkg-config libelf-dev zlib1g-dev libdeflate-d
 
 .PHONY: all deps test test-unit test-lab test-readers test-fuzz test-slow bench demo lab lab-la57 help clean
 
-all: salvage
+BIN ?= salvage
+
+all: $(BIN)
 
 help:
 	@echo "make            build ./salvage (static)"
@@ -54,7 +56,7 @@ $(DEPS_STAMP):
 	fi
 	@touch $@
 
-salvage: $(DEPS_STAMP) $(MAIN_OBJ) $(LIB_OBJ)
+$(BIN): $(DEPS_STAMP) $(MAIN_OBJ) $(LIB_OBJ)
 	$(CXX) $(LDSTATIC) -o $@ $(MAIN_OBJ) $(LIB_OBJ) $(LIBS)
 
 $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
@@ -73,7 +75,7 @@ lab: $(DEPS_STAMP)
 lab-la57: $(DEPS_STAMP)
 	tests/vm/run-lab.sh $(LAB) --la57
 
-test-readers: salvage lab
+test-readers: $(BIN) lab
 	tests/readers/run-all.sh $(LAB)
 
 test: test-unit test-readers
@@ -81,10 +83,10 @@ test: test-unit test-readers
 
 test-slow: test lab-la57
 
-bench: salvage lab
+bench: $(BIN) lab
 	tests/bench/run-bench.sh $(LAB)
 
-demo: salvage lab
+demo: $(BIN) lab
 	tests/vm/demo.sh $(LAB)
 
 clean:

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "formats/elf-vmcore.h"
+#include "formats/format-table.h"
 
 namespace salvage {
 
@@ -41,17 +42,22 @@ struct FormatEntry {
   OpenFn open;
 };
 
-template <typename R>
-Result<std::unique_ptr<DumpReader>> open_as(ByteSource& src) {
-  ASSIGN_OR_RETURN(auto r, R::open(src));
-  return std::unique_ptr<DumpReader>(std::move(r));
-}
-
+// Signatures: ELF e_ident; kdump "KDUMP   " (disk_dump_header.signature);
+// flattened "makedumpfile\0..." (makedumpfile.h MAKEDUMPFILE_SIGNATURE);
+// LKCD DUMP_MAGIC_NUMBER 0xa8190173618f23ed as a little-endian u64.
 constexpr FormatEntry kFormats[] = {
-    {"elf", "\x7f" "ELF", 4, &open_as<ElfVmcoreReader>},
+    {"elf", "\x7f" "ELF", 4, &open_elf_reader},
+    {"kdump", "KDUMP   ", 8, &open_kdump_reader},
+    {"flattened", "makedumpfile\0\0\0\0", 16, &open_flattened_reader},
+    {"lkcd", "\xed\x23\x8f\x61\x73\x01\x19\xa8", 8, &open_lkcd_reader},
 };
 
 }  // namespace
+
+Result<std::unique_ptr<DumpReader>> open_elf_reader(ByteSource& src) {
+  ASSIGN_OR_RETURN(auto r, ElfVmcoreReader::open(src));
+  return std::unique_ptr<DumpReader>(std::move(r));
+}
 
 Result<std::unique_ptr<DumpReader>> open_dump(ByteSource& src) {
   std::byte head[16] = {};

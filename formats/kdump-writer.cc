@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Placeholder until the kdump writer lands.
+#include "formats/format-table.h"
+
+namespace salvage {
+std::unique_ptr<DumpWriter> make_kdump_writer(Sink&) { return nullptr; }
+}  // namespace salvage

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Placeholder until the lkcd reader lands.
+#include "formats/format-table.h"
+
+namespace salvage {
+Result<std::unique_ptr<DumpReader>> open_lkcd_reader(ByteSource& src) {
+  return make_error(src.name() + ": reading lkcd dumps is not implemented yet");
+}
+}  // namespace salvage
