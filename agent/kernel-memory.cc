@@ -29,7 +29,7 @@ Result<KernelMemory> KernelMemory::create(DumpReader& dump, const Vmcoreinfo& vi
     // Older kernels: derive from the kernel-image PT_LOAD, as crash and
     // makedumpfile do (p_paddr - (p_vaddr - __START_KERNEL_map)).
     bool found = false;
-    for (const auto& r : dump.ram())
+    for (const auto& r : dump.kernel_image())
       if (r.vaddr.value >= kStartKernelMap) {
         km.phys_base_ = r.start.value - (r.vaddr.value - kStartKernelMap);
         found = true;

@@ -33,4 +33,16 @@ class Codec {
 // A new codec instance (instances hold scratch state; one per thread).
 std::unique_ptr<Codec> make_codec(PageEncoding e);
 
+// One page as it will be stored: compressed in scratch, or the page itself.
+struct EncodedPage {
+  PageEncoding encoding = PageEncoding::kRaw;
+  std::span<const std::byte> data;
+};
+// The one place that decides raw vs. compressed: a page is stored compressed
+// only if that is strictly smaller than the page (makedumpfile
+// write_kdump_pages_cyclic: "size_out < info->page_size"). codec may be null
+// (store raw). scratch must hold codec->bound(page.size()) bytes.
+Result<EncodedPage> compress_page(Codec* codec, std::span<const std::byte> page,
+                                  std::span<std::byte> scratch);
+
 }  // namespace salvage

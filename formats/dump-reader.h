@@ -52,6 +52,9 @@ class DumpReader {
   virtual Pfn max_pfn() const = 0;
   // RAM ranges (holes excluded), sorted by address.
   virtual const std::vector<MemoryRange>& ram() const = 0;
+  // Segments that map part of RAM a second time through the kernel image
+  // mapping (ELF vmcores only); writers of ELF output repeat them.
+  virtual std::vector<MemoryRange> kernel_image() const { return {}; }
   // Reads one page into out (kPageSize bytes). Errors are I/O or corruption.
   virtual Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) = 0;
 };

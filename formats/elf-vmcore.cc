@@ -136,20 +136,38 @@ Result<std::unique_ptr<ElfVmcoreReader>> ElfVmcoreReader::open(ByteSource& src) 
                                           "; the first one is used");
     }
   r->by_paddr_ = idx;
-  // RAM = union of all PT_LOAD ranges.
+  // RAM ranges: the direct-map PT_LOADs, merged where they continue each
+  // other in both physical and virtual address. The kernel image segment
+  // repeats part of RAM through the __START_KERNEL_map mapping; it is kept
+  // apart (kernel_image()) so writers can reproduce it.
+  u64 max_end = 0;
   for (size_t i : idx) {
     const auto& s = loads[i];
     if (s.memsz == 0) continue;
     u64 start = s.paddr.value, end = s.paddr.value + s.memsz;
-    if (!r->ram_.empty() && start <= r->ram_.back().start.value + r->ram_.back().size) {
-      auto& back = r->ram_.back();
-      u64 bend = std::max(back.start.value + back.size, end);
-      back.size = bend - back.start.value;
-    } else {
-      r->ram_.push_back({PhysAddr(start), end - start, s.vaddr});
+    max_end = std::max(max_end, end);
+    if (s.vaddr.value >= kKernelTextMapBase) {
+      r->image_.push_back({s.paddr, s.memsz, s.vaddr});
+      continue;
     }
+    if (!r->ram_.empty()) {
+      auto& back = r->ram_.back();
+      u64 bend = back.start.value + back.size;
+      if (start == bend && s.vaddr.value == back.vaddr.value + back.size) {
+        back.size += s.memsz;
+        continue;
+      }
+    }
+    r->ram_.push_back({PhysAddr(start), end - start, s.vaddr});
   }
-  u64 max_end = r->ram_.empty() ? 0 : r->ram_.back().start.value + r->ram_.back().size;
+  // A kernel image segment outside every RAM range is RAM of its own.
+  for (const auto& im : r->image_) {
+    bool covered = false;
+    for (const auto& m : r->ram_)
+      if (m.start <= im.start && im.start.value + im.size <= m.start.value + m.size) covered = true;
+    if (!covered) r->ram_.push_back(im);
+  }
+  std::sort(r->ram_.begin(), r->ram_.end(), [](const MemoryRange& a, const MemoryRange& b) { return a.start < b.start; });
   r->max_pfn_ = Pfn(div_round_up(max_end, kPageSize));
   return r;
 }

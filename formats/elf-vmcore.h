@@ -35,6 +35,7 @@ class ElfVmcoreReader final : public DumpReader {
   Pfn max_pfn() const override { return max_pfn_; }
   const std::vector<MemoryRange>& ram() const override { return ram_; }
   Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) override;
+  std::vector<MemoryRange> kernel_image() const override { return image_; }
   const ElfVmcoreLayout& layout() const { return layout_; }
 
  private:
@@ -43,6 +44,7 @@ class ElfVmcoreReader final : public DumpReader {
   ElfVmcoreLayout layout_;
   std::vector<std::byte> notes_;
   std::vector<MemoryRange> ram_;
+  std::vector<MemoryRange> image_;
   std::vector<size_t> by_paddr_;  // indices into layout_.loads sorted by paddr
   Pfn max_pfn_;
   DumpMetadata meta_;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fetch-kernel.sh CACHE_DIR
+# fetch-kernel.sh [--print-key] CACHE_DIR
 #
 # Resolve (at run time) the kernel image package that Debian's
 # linux-image-cloud-amd64 metapackage depends on, download it and its -dbg
@@ -16,6 +16,8 @@
 #
 # Nothing is installed on the host. Idempotent. Prints the cache key
 # (<pkgname>_<pkgversion>) on stdout as the last line; logs go to stderr.
+# --print-key only resolves and prints the key (no download, no apt update
+# unless apt-cache cannot resolve).
 #
 # Env: LAB_META_PKG (default linux-image-cloud-amd64)
 #      LAB_MODULES  (default "virtio_blk virtio_pci", deps are resolved)
@@ -24,7 +26,9 @@ set -euo pipefail
 log() { echo "fetch-kernel: $*" >&2; }
 die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
 
-[ $# -ge 1 ] || die "usage: $0 CACHE_DIR"
+PRINT_KEY=0
+if [ "${1:-}" = --print-key ]; then PRINT_KEY=1; shift; fi
+[ $# -ge 1 ] || die "usage: $0 [--print-key] CACHE_DIR"
 CACHE_DIR=$1
 META=${LAB_META_PKG:-linux-image-cloud-amd64}
 WANT_MODULES=${LAB_MODULES:-"virtio_blk virtio_pci"}
@@ -54,6 +58,7 @@ DBGVER=$(cand "$DBG")
 [ "$DBGVER" = "$VER" ] || die "$DBG candidate ($DBGVER) != $PKG candidate ($VER); run apt-get update?"
 
 KEY=${PKG}_${VER}
+if [ $PRINT_KEY = 1 ]; then echo "$KEY"; exit 0; fi
 OUT=$CACHE_DIR/$KEY
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)

@@ -65,7 +65,7 @@ T_START=$(date +%s.%N)
 BUILD=$OUT/build-$VARIANT
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
-trap 'rm -rf "$BUILD"' EXIT
+trap 'rm -rf "$BUILD" "$VMCORE.part"' EXIT
 
 # ---- labinit + initramfs --------------------------------------------------
 gcc -static -O2 -Wall -o "$BUILD/labinit" "$HERE/labinit.c" || die "building labinit failed"
@@ -116,17 +116,17 @@ timeout --foreground -k 10 "$TIMEOUT" "$QEMU" \
 rc=$?
 set -e
 T_QEMU=$(awk -v a="$T_BOOT" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-cp "$SERIAL" "$VMCORE.serial.log" 2>/dev/null || true
+cp "$SERIAL" "$VMCORE.last-run.serial.log" 2>/dev/null || true
 fail() {
     echo "run-lab: ERROR: $*" >&2
     echo "run-lab: --- qemu output ---" >&2; cat "$BUILD/qemu.out" >&2 || true
-    echo "run-lab: --- last 40 serial lines ($VMCORE.serial.log) ---" >&2
+    echo "run-lab: --- last 40 serial lines (full log: $VMCORE.last-run.serial.log) ---" >&2
     tail -n 40 "$SERIAL" >&2 || true
     exit 1
 }
 [ $rc = 124 ] && fail "qemu timed out after ${TIMEOUT}s"
 [ $rc = 0 ] || fail "qemu exited with status $rc"
-grep -q '^LAB: ERROR' "$SERIAL" && fail "labinit reported an error"
+grep -q '^LAB: .*ERROR:' "$SERIAL" && fail "labinit reported: $(grep -m1 '^LAB: .*ERROR:' "$SERIAL")"
 grep -q 'LAB: .*panicking' "$SERIAL" || fail "first kernel never reached the panic"
 grep -q 'LAB: .*vmcore saved' "$SERIAL" || fail "capture kernel did not save the vmcore"
 
@@ -150,6 +150,7 @@ grep -q "^OSRELEASE=$KVER\$" <<<"$NOTES" || fail "VMCOREINFO OSRELEASE != $KVER"
 L5=$(grep -o 'NUMBER(pgtable_l5_enabled)=[0-9]*' <<<"$NOTES" | cut -d= -f2 || true)
 [ "${L5:-0}" = "$EXPECT_L5" ] || fail "expected pgtable_l5_enabled=$EXPECT_L5, vmcore says '${L5:-absent}'"
 mv "$VMCORE.part" "$VMCORE"
+mv "$VMCORE.last-run.serial.log" "$VMCORE.serial.log"
 T_ALL=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 {
     echo "KEY=$KEY"; echo "KVER=$KVER"; echo "VARIANT=$VARIANT"; echo "CPU=$CPU"

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Pages move in batches: the main thread reads a batch (reads from
+// /proc/vmcore are sequential and cheap next to compression), the pool
+// compresses it with one codec per thread into fixed slots, and the main
+// thread passes the slots to the writer in pfn order. Memory is bounded by
+// the batch, whatever the dump's size.
+#include "agent/write-pages.h"
+
+#include <cinttypes>
+#include <cstring>
+#include <memory>
+
+namespace salvage {
+
+namespace {
+constexpr size_t kBatchPages = 256;  // 1 MiB of input per batch
+
+std::string hex(u64 v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+  return b;
+}
+
+// Collects up to kBatchPages set pfns starting at `from`.
+size_t next_batch(const PageBitmap& kept, Pfn& from, Pfn* out) {
+  size_t n = 0;
+  const Pfn end = kept.max_pfn();
+  const auto bytes = kept.bytes();
+  while (from < end && n < kBatchPages) {
+    // Skip whole empty bytes quickly: filtered dumps are mostly holes.
+    if ((from.value & 7) == 0 && bytes[from.value >> 3] == std::byte{0}) {
+      from += 8;
+      continue;
+    }
+    if (kept.test(from)) out[n++] = from;
+    ++from;
+  }
+  return n;
+}
+}  // namespace
+
+bool is_zero_page(const std::byte* p) {
+  const u64* w = reinterpret_cast<const u64*>(p);
+  u64 acc = 0;
+  for (size_t i = 0; i < kPageSize / 8; i += 8)
+    acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
+  return acc == 0;
+}
+
+static Result<void> read_batch(DumpReader& dump, const Pfn* pfns, size_t n, std::byte* buf) {
+  for (size_t i = 0; i < n; ++i) {
+    std::span<std::byte> page(buf + i * kPageSize, kPageSize);
+    ASSIGN_OR_RETURN(PageState st, dump.read_page(pfns[i], page));
+    if (st == PageState::kHole || st == PageState::kExcluded || st == PageState::kMissing)
+      return make_error("pfn " + hex(pfns[i].value) + " is kept but the source has it " + page_state_name(st));
+  }
+  return Ok();
+}
+
+Result<u64> drop_zero_pages(DumpReader& dump, PageBitmap& kept, ParallelFor& pool, const Log& log) {
+  StepTimer t(log, "find zero pages");
+  (void)pool;
+  std::vector<std::byte> buf(kBatchPages * kPageSize);
+  std::vector<Pfn> pfns(kBatchPages);
+  Pfn cursor(0);
+  u64 dropped = 0;
+  for (;;) {
+    size_t n = next_batch(kept, cursor, pfns.data());
+    if (n == 0) break;
+    TRY(read_batch(dump, pfns.data(), n, buf.data()));
+    for (size_t i = 0; i < n; ++i)
+      if (is_zero_page(buf.data() + i * kPageSize)) {
+        kept.set(pfns[i], false);
+        ++dropped;
+      }
+  }
+  return dropped;
+}
+
+Result<WriteStats> write_pages(DumpReader& dump, const PageBitmap& kept, DumpWriter& writer,
+                               PageEncoding encoding, bool zero_sharing, ParallelFor& pool, const Log& log) {
+  StepTimer t(log, "write pages");
+  WriteStats stats;
+  const bool compress = encoding != PageEncoding::kRaw && writer.accepts(encoding);
+  std::vector<std::unique_ptr<Codec>> codecs;
+  size_t slot_size = kPageSize;
+  if (compress) {
+    for (unsigned i = 0; i < pool.threads(); ++i) {
+      codecs.push_back(make_codec(encoding));
+      if (!codecs.back()) return make_error(std::string("codec ") + encoding_name(encoding) + " is not available");
+    }
+    slot_size = std::max(slot_size, codecs[0]->bound(kPageSize));
+  }
+  std::vector<std::byte> in(kBatchPages * kPageSize);
+  std::vector<std::byte> out(compress ? kBatchPages * slot_size : 0);
+  std::vector<Pfn> pfns(kBatchPages);
+  struct Slot {
+    bool zero = false;
+    size_t len = 0;  // 0: store raw
+    std::string error;
+  };
+  std::vector<Slot> slots(kBatchPages);
+  Pfn cursor(0);
+  for (;;) {
+    size_t n = next_batch(kept, cursor, pfns.data());
+    if (n == 0) break;
+    TRY(read_batch(dump, pfns.data(), n, in.data()));
+    pool.run(n, [&](size_t i, unsigned thread) {
+      Slot& s = slots[i];
+      const std::byte* page = in.data() + i * kPageSize;
+      s = Slot{};
+      s.zero = zero_sharing && is_zero_page(page);
+      if (s.zero || !compress) return;
+      auto r = codecs[thread]->compress(std::span<const std::byte>(page, kPageSize),
+                                        std::span<std::byte>(out.data() + i * slot_size, slot_size));
+      if (!r.ok()) s.error = r.error().message;
+      else if (*r < kPageSize) s.len = *r;  // compressed only if it got smaller (makedumpfile rule)
+    });
+    for (size_t i = 0; i < n; ++i) {
+      const Slot& s = slots[i];
+      if (!s.error.empty()) return make_error("compressing pfn " + hex(pfns[i].value) + ": " + s.error);
+      PageRecord rec;
+      rec.pfn = pfns[i];
+      rec.zero = s.zero;
+      if (s.len) {
+        rec.encoding = encoding;
+        rec.data = std::span<const std::byte>(out.data() + i * slot_size, s.len);
+        ++stats.compressed;
+      } else {
+        rec.encoding = PageEncoding::kRaw;
+        rec.data = std::span<const std::byte>(in.data() + i * kPageSize, kPageSize);
+        if (!s.zero) ++stats.raw;
+      }
+      if (s.zero) ++stats.zero_pages;
+      TRY_CTX(writer.write_page(rec), "writing pfn " + hex(rec.pfn.value));
+      ++stats.pages_written;
+    }
+    stats.input_bytes += n * kPageSize;
+  }
+  return stats;
+}
+
+}  // namespace salvage
