@@ -25,9 +25,9 @@ UNIT_OBJ    := $(patsubst %.cc,$(BUILD)/%.o,$(UNIT_SRC))
 DEBIAN_PACKAGES := build-essential pkg-config libelf-dev zlib1g-dev libdeflate-dev libzstd-dev \
   liblzo2-dev libsnappy-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev \
   qemu-system-x86 cpio kmod file binutils makedumpfile crash python3-libkdumpfile \
-  python3-minimal ca-certificates
+  python3-minimal ca-certificates time
 
-.PHONY: all deps test test-unit test-lab test-readers test-fuzz test-slow bench demo lab lab-la57 help clean
+.PHONY: all deps test test-unit test-lab test-readers test-fuzz fuzz test-slow bench demo lab lab-la57 help clean
 
 BIN ?= salvage
 
@@ -40,6 +40,7 @@ help:
 	@echo "make test-unit  GoogleTest unit tests only"
 	@echo "make lab        produce the lab vmcore (Debian cloud kernel under QEMU, cached in $(LAB))"
 	@echo "make test-slow  longer proofs (long fuzzing, 5-level paging lab)"
+	@echo "make test-fuzz  each fuzzer for FUZZ_SECONDS (20); make fuzz = 600 s each"
 	@echo "make bench      salvage vs makedumpfile on the lab vmcore -> docs/bench.md"
 	@echo "make demo       panic a real kernel, capture it, convert it, open it with crash"
 	@echo "make clean      remove build output (keeps the $(CACHE) download cache)"
@@ -69,19 +70,50 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 test-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --gtest_brief=1
 
-lab: $(DEPS_STAMP)
-	tests/vm/run-lab.sh $(LAB)
-
-lab-la57: $(DEPS_STAMP)
-	tests/vm/run-lab.sh $(LAB) --la57
+# The crash lab: lab, lab-la57, lab-all, lab-check, lab-paths, lab-clean.
+LAB_CACHE := $(LAB)
+include tests/vm/lab.mk
+lab lab-la57: $(DEPS_STAMP)
 
 test-readers: $(BIN) lab
 	tests/readers/run-all.sh $(LAB)
 
-test: test-unit test-readers
+test: test-unit test-readers test-fuzz
 	@echo "make test: all passed"
 
-test-slow: test lab-la57
+test-slow: test lab-la57 fuzz
+
+# ---- Fuzzing (tests/fuzz): libFuzzer + ASan + UBSan, needs clang. Each
+# target runs FUZZ_SECONDS from generated seeds; a crash, leak, UB, timeout
+# or OOM fails the target and leaves the input in $(FUZZ_DIR)/artifacts.
+FUZZ_CXX      ?= clang++
+FUZZ_SECONDS  ?= 20
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -I. -MMD -MP \
+  -D_FILE_OFFSET_BITS=64 $(FUZZ_SAN)
+FUZZ_NAMES    := elf-notes vmcoreinfo elf-vmcore open-dump $(if $(wildcard formats/printk.cc),printk)
+FUZZ_LIB_OBJ  := $(patsubst %.cc,$(FUZZ_DIR)/%.o,$(FORMATS_SRC) agent/kernel-memory.cc tests/fuzz/fuzz-common.cc)
+FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_NAMES))
+
+$(FUZZ_DIR)/%.o: %.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz-%: $(FUZZ_DIR)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+$(FUZZ_DIR)/make-seeds: $(FUZZ_DIR)/tests/fuzz/make-seeds.o
+	$(FUZZ_CXX) $(FUZZ_SAN) -o $@ $^ -lz
+
+$(FUZZ_DIR)/seeds.stamp: $(FUZZ_DIR)/make-seeds
+	rm -rf $(FUZZ_DIR)/seeds && $(FUZZ_DIR)/make-seeds $(FUZZ_DIR)/seeds && touch $@
+
+test-fuzz: $(FUZZ_BINS) $(FUZZ_DIR)/seeds.stamp
+	tests/fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz:
+	$(MAKE) test-fuzz FUZZ_SECONDS=600
 
 bench: $(BIN) lab
 	tests/bench/run-bench.sh $(LAB)

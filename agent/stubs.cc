@@ -5,6 +5,5 @@
 #include "agent/commands.h"
 
 namespace salvage {
-int cmd_dmesg(int, char**) { std::fprintf(stderr, "salvage dmesg: not implemented yet\n"); return 2; }
 int cmd_convert(int, char**) { std::fprintf(stderr, "salvage convert: not implemented yet\n"); return 2; }
 }  // namespace salvage

@@ -75,9 +75,6 @@ Bytes kdump_seed() {
   // sub header
   put_le<uint64_t>(f, B + 0, 0);
   put_le<int32_t>(f, B + 8, 1);
-  Layout L;
-  build(minimal_spec(), &L);
-  Bytes img = build(minimal_spec());
   // offset of the VMCOREINFO desc inside the notes: after two 356-byte PRSTATUS notes + 12 + 12.
   uint64_t vmci_desc = 2 * (12 + 8 + 336) + 12 + 12;
   put_le<uint64_t>(f, B + 32, B + 104 + vmci_desc);
