@@ -96,6 +96,7 @@ FUZZ_NAMES    := elf-notes vmcoreinfo elf-vmcore open-dump $(if $(wildcard forma
 FUZZ_LIB_OBJ  := $(patsubst %.cc,$(FUZZ_DIR)/%.o,$(FORMATS_SRC) agent/kernel-memory.cc tests/fuzz/fuzz-common.cc)
 FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_NAMES))
 
+.PRECIOUS: $(FUZZ_DIR)/%.o  # reached only through pattern rules; keep them
 $(FUZZ_DIR)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<

@@ -132,9 +132,7 @@ Result<void> LkcdWriter::build_notes(const DumpHeaderInfo& info, u64 area_start,
   std::memcpy(head_.data() + tag_off, &tag, sizeof tag);
   std::memcpy(head_.data() + tag.notes_offset, out.data(), out.size());
   ncpus_out = ncpus;
-  if (dropped)
-    std::fprintf(stderr, "salvage: lkcd: %u of %zu PRSTATUS notes did not fit below 64 KiB and were left out\n",
-                 dropped, prstatus.size());
+  // A shortfall is recorded in the tag; the reader reports it to the user.
   return Ok();
 }
 
