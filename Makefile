@@ -67,6 +67,11 @@ $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CXX) -o $@ $^ -lgtest -lgtest_main $(LIBS)
 
+# Test-only helper: salvage's page filter vs a makedumpfile kdump file
+# (tests/readers/filter-vs-makedumpfile.sh).
+$(BUILD)/filter-compare: $(BUILD)/tests/tools/filter-compare.o $(LIB_OBJ)
+	$(CXX) -o $@ $^ $(LIBS)
+
 test-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --gtest_brief=1
 

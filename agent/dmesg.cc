@@ -23,11 +23,12 @@ constexpr const char* kUsage = "usage: salvage dmesg [-o FILE] [--partial] [--ca
 Result<DmesgLog> read_log(const std::string& path, const DmesgOptions& opt) {
   ASSIGN_OR_RETURN(auto src, FileSource::open(path));
   ASSIGN_OR_RETURN(auto dump, open_dump(*src));
-  ASSIGN_OR_RETURN(DumpIdentity id, identify(dump->notes()).context("reading the dump's notes"));
-  if (!id.vmcoreinfo) return make_error(path + " has no VMCOREINFO note: cannot locate the kernel log");
-  ASSIGN_OR_RETURN(KernelMemory km, KernelMemory::create(*dump, *id.vmcoreinfo));
+  // open_dump's errors name the file; those below get it as context.
+  ASSIGN_OR_RETURN(DumpIdentity id, identify(dump->notes()).context(path + ": reading the dump's notes"));
+  if (!id.vmcoreinfo) return make_error(path + ": no VMCOREINFO note, cannot locate the kernel log");
+  ASSIGN_OR_RETURN(KernelMemory km, KernelMemory::create(*dump, *id.vmcoreinfo).context(path));
   VirtReader read = [&km](VirtAddr va, std::span<std::byte> out) { return km.read_virt(va, out); };
-  return extract_dmesg(*id.vmcoreinfo, read, opt);
+  return extract_dmesg(*id.vmcoreinfo, read, opt).context(path);
 }
 
 Result<void> write_all(std::FILE* f, const std::string& name, const std::string& text) {
@@ -59,7 +60,7 @@ int cmd_dmesg(int argc, char** argv) {
   }
   auto log = read_log(path, opt);
   if (!log.ok()) {
-    std::fprintf(stderr, "salvage dmesg: %s: %s\n", path.c_str(), log.error().message.c_str());
+    std::fprintf(stderr, "salvage dmesg: %s\n", log.error().message.c_str());
     return 1;
   }
   for (const auto& w : log->warnings) std::fprintf(stderr, "salvage dmesg: warning: %s\n", w.c_str());

@@ -37,8 +37,14 @@ Result<KernelMemory> KernelMemory::create(DumpReader& dump, const Vmcoreinfo& vi
     if (!found) return std::move(pb).error().with_context("cannot locate the kernel image");
   }
   auto top = vi.symbol("init_top_pgt");
-  if (!top.ok()) top = vi.symbol("swapper_pg_dir");
-  if (!top.ok()) return std::move(top).error().with_context("cannot walk page tables");
+  if (!top.ok()) {
+    // Pre-4.13 kernels export swapper_pg_dir instead; name both failures so a
+    // garbage init_top_pgt value is not hidden behind the fallback's error.
+    auto old_top = vi.symbol("swapper_pg_dir");
+    if (!old_top.ok())
+      return make_error("cannot walk page tables: " + top.error().message + "; " + old_top.error().message);
+    top = old_top;
+  }
   if (*top < kStartKernelMap) return make_error("SYMBOL(init_top_pgt)=" + hex(*top) + " is not a kernel image address");
   km.top_pgt_pa_ = *top - kStartKernelMap + km.phys_base_;
   auto l5 = vi.number("pgtable_l5_enabled");

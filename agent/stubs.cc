@@ -5,5 +5,4 @@
 #include "agent/commands.h"
 
 namespace salvage {
-int cmd_convert(int, char**) { std::fprintf(stderr, "salvage convert: not implemented yet\n"); return 2; }
 }  // namespace salvage

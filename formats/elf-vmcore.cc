@@ -39,7 +39,7 @@ struct ElfHandle {
 }  // namespace
 
 Result<ElfVmcoreLayout> parse_elf_vmcore_layout(ByteSource& src) {
-  ASSIGN_OR_RETURN(auto ident, read_bytes(src, FileOffset(0), 64));
+  ASSIGN_OR_RETURN(auto ident, read_bytes(src, FileOffset(0), 64).context("reading the 64-byte ELF header"));
   const unsigned char* id = reinterpret_cast<const unsigned char*>(ident.data());
   if (std::memcmp(id, ELFMAG, SELFMAG) != 0) return make_error("not an ELF file (e_ident at 0x0)");
   if (id[EI_CLASS] != ELFCLASS64) return make_error("e_ident[EI_CLASS] at 0x4 is not ELFCLASS64");
@@ -56,8 +56,16 @@ Result<ElfVmcoreLayout> parse_elf_vmcore_layout(ByteSource& src) {
   u64 extent = std::max<u64>(64, phoff);
   u64 real_phnum = phnum;
   if (phnum == PN_XNUM) {
-    ASSIGN_OR_RETURN(auto sh0, read_bytes(src, FileOffset(shoff), sizeof(Elf64_Shdr)).context("reading section header 0 for PN_XNUM at " + hex(shoff)));
+    // makedumpfile writes it right after the phdrs; far away means garbage,
+    // and reading the headers up to it could mean reading the whole file.
+    if (shoff > kMaxHeaderBytes)
+      return make_error("e_phnum at 0x38 is PN_XNUM but e_shoff at 0x28 is " + hex(shoff) +
+                        ", beyond any plausible header");
+    ASSIGN_OR_RETURN(auto sh0, read_bytes(src, FileOffset(shoff), sizeof(Elf64_Shdr)).context("reading section header 0 for PN_XNUM at e_shoff=" + hex(shoff)));
     real_phnum = load_le<u32>(sh0.data() + 44);
+    if (real_phnum == 0)
+      return make_error("e_phnum at 0x38 is PN_XNUM but section header 0 sh_info at " + hex(shoff + 44) +
+                        " is 0: no program headers");
     extent = std::max(extent, shoff + sizeof(Elf64_Shdr));
   }
   if (real_phnum == 0) return make_error("e_phnum at 0x38 is 0: no program headers");
@@ -66,7 +74,9 @@ Result<ElfVmcoreLayout> parse_elf_vmcore_layout(ByteSource& src) {
     return make_error("program header table at e_phoff=" + hex(phoff) + " with " + std::to_string(real_phnum) +
                       " entries is implausibly large");
   extent = std::max(extent, ph_end);
-  ASSIGN_OR_RETURN(auto hdr, read_bytes(src, FileOffset(0), extent).context("reading ELF program headers"));
+  ASSIGN_OR_RETURN(auto hdr, read_bytes(src, FileOffset(0), extent)
+                                .context("reading " + std::to_string(real_phnum) + " program headers at e_phoff=" +
+                                         hex(phoff)));
 
   elf_version(EV_CURRENT);
   ElfHandle h;
@@ -168,6 +178,25 @@ Result<std::unique_ptr<ElfVmcoreReader>> ElfVmcoreReader::open(ByteSource& src) 
     if (!covered) r->ram_.push_back(im);
   }
   std::sort(r->ram_.begin(), r->ram_.end(), [](const MemoryRange& a, const MemoryRange& b) { return a.start < b.start; });
+  // Overlapping direct-map PT_LOADs (corrupt headers, reported above) or an
+  // image segment straddling a RAM edge would list a physical page twice;
+  // ram() promises disjoint ranges, so clip each range to start where the
+  // previous one ends (the earlier range wins, as in read_page()).
+  std::vector<MemoryRange> disjoint;
+  for (auto m : r->ram_) {
+    if (!disjoint.empty()) {
+      u64 prev_end = disjoint.back().start.value + disjoint.back().size;
+      if (m.start.value + m.size <= prev_end) continue;
+      if (m.start.value < prev_end) {
+        u64 cut = prev_end - m.start.value;
+        m.start = PhysAddr(prev_end);
+        m.size -= cut;
+        if (m.vaddr.value) m.vaddr = VirtAddr(m.vaddr.value + cut);
+      }
+    }
+    disjoint.push_back(m);
+  }
+  r->ram_ = std::move(disjoint);
   r->max_pfn_ = Pfn(div_round_up(max_end, kPageSize));
   return r;
 }

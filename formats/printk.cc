@@ -172,8 +172,16 @@ bool dump_record(const PrbLayout& l, const PrbMap& m, u64 id, const DmesgOptions
   if (state != kDescCommitted && state != kDescFinalized) return false;  // reserved or reusable
 
   u64 begin = get<u64>(m.descs, d + l.lpos_begin) % m.data_size;
-  const u64 next = get<u64>(m.descs, d + l.lpos_next) % m.data_size;
+  u64 next = get<u64>(m.descs, d + l.lpos_next) % m.data_size;
   if (begin == next) return false;  // data-less record
+  // A block that ends exactly at the end of the ring: up to 6.17 the kernel
+  // wrapped such a block to offset 0 (get_next_lpos compares DATA_WRAPS of
+  // begin and next), so next % size was never 0 for a real block; 6.18
+  // ("printk_ringbuffer: don't needlessly wrap data blocks around") keeps it
+  // in place. makedumpfile 1.7.2 would take it for a wrapped block and print
+  // the text at offset 0; reading it in place is right for both kernels and
+  // changes nothing on older ones.
+  if (next == 0) next = m.data_size;
   const u64 inf = idx * l.size_info;
   u64 text_len = get<u16>(m.infos, inf + l.text_len);
   if (begin > next) begin = 0;  // the block wrapped: its text starts at offset 0

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "formats/vmcoreinfo.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +52,9 @@ Result<u64> Vmcoreinfo::parse_unsigned(const std::string& key, int base) const {
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(s.c_str(), &end, base);
-  if (errno != 0 || end == s.c_str() || *end != '\0' || s[0] == '-')
+  // strtoull skips blanks and negates a '-' ("SYMBOL(x)= -1" would become
+  // 0xffffffffffffffff), so the value must start with a digit.
+  if (errno != 0 || end == s.c_str() || *end != '\0' || !std::isxdigit(static_cast<unsigned char>(s[0])))
     return make_error("VMCOREINFO " + key + "=\"" + s.substr(0, 40) + "\" is not a valid " +
                       (base == 16 ? "hex" : "decimal") + " number");
   return static_cast<u64>(v);

@@ -181,6 +181,98 @@ Bytes lkcd_seed() {
   return f;
 }
 
+// printk seeds (fuzz-printk.cc input: flags, u16 text length, VMCOREINFO,
+// memory at 0xffff888000000000). Struct layouts are our own choice: the
+// decoder takes every offset from VMCOREINFO, so any consistent set works.
+constexpr uint64_t kMemBase = 0xffff888000000000ULL;
+
+Bytes printk_input(uint8_t flags, const std::string& vmcoreinfo, const Bytes& mem) {
+  Bytes b(3);
+  b[0] = std::byte{flags};
+  b[1] = std::byte(vmcoreinfo.size() & 0xff);
+  b[2] = std::byte(vmcoreinfo.size() >> 8);
+  Bytes t = text(vmcoreinfo);
+  b.insert(b.end(), t.begin(), t.end());
+  b.insert(b.end(), mem.begin(), mem.end());
+  return b;
+}
+
+std::string hexs(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Linux 5.10+ lockless ringbuffer: 4 descriptors, 256-byte data ring, three
+// finalized records (ids 0..2), prb -> printk_rb_static at +0x100.
+Bytes prb_seed(uint8_t flags) {
+  std::string vi =
+      "OSRELEASE=6.1.0-synthetic\nSYMBOL(prb)=" + hexs(kMemBase) + "\nSYMBOL(clear_seq)=" + hexs(kMemBase + 8) +
+      "\nSIZE(printk_ringbuffer)=80\nOFFSET(printk_ringbuffer.desc_ring)=0\n"
+      "OFFSET(printk_ringbuffer.text_data_ring)=40\nOFFSET(prb_desc_ring.count_bits)=0\n"
+      "OFFSET(prb_desc_ring.descs)=8\nOFFSET(prb_desc_ring.infos)=16\nOFFSET(prb_desc_ring.head_id)=24\n"
+      "OFFSET(prb_desc_ring.tail_id)=32\nSIZE(prb_desc)=24\nOFFSET(prb_desc.state_var)=0\n"
+      "OFFSET(prb_desc.text_blk_lpos)=8\nOFFSET(prb_data_blk_lpos.begin)=0\nOFFSET(prb_data_blk_lpos.next)=8\n"
+      "SIZE(printk_info)=32\nOFFSET(printk_info.seq)=0\nOFFSET(printk_info.ts_nsec)=8\n"
+      "OFFSET(printk_info.text_len)=16\nOFFSET(printk_info.caller_id)=20\nOFFSET(prb_data_ring.size_bits)=0\n"
+      "OFFSET(prb_data_ring.data)=8\nOFFSET(atomic_long_t.counter)=0\n";
+  Bytes m(0x500);
+  put_le<uint64_t>(m, 0x0, kMemBase + 0x100);  // prb
+  put_le<uint64_t>(m, 0x8, 1);                 // clear_seq
+  const size_t R = 0x100;
+  put_le<uint32_t>(m, R + 0, 2);  // count_bits: 4 descriptors
+  put_le<uint64_t>(m, R + 8, kMemBase + 0x200);
+  put_le<uint64_t>(m, R + 16, kMemBase + 0x300);
+  put_le<uint64_t>(m, R + 24, 2);  // head_id
+  put_le<uint64_t>(m, R + 32, 0);  // tail_id
+  put_le<uint32_t>(m, R + 40, 8);  // size_bits: 256 bytes
+  put_le<uint64_t>(m, R + 48, kMemBase + 0x400);
+  const char* texts[] = {"Linux version 6.1.0-synthetic", "second line\nwith a newline", "Kernel panic - \xe2 synthetic"};
+  uint64_t lpos = 0;
+  for (uint64_t id = 0; id < 3; ++id) {
+    size_t len = std::strlen(texts[id]);
+    uint64_t next = lpos + ((8 + len + 7) & ~uint64_t{7});
+    put_le<uint64_t>(m, 0x200 + 24 * id, (2ULL << 62) | id);  // finalized
+    put_le<uint64_t>(m, 0x200 + 24 * id + 8, lpos);
+    put_le<uint64_t>(m, 0x200 + 24 * id + 16, next);
+    put_le<uint64_t>(m, 0x300 + 32 * id, id);
+    put_le<uint64_t>(m, 0x300 + 32 * id + 8, 1000000000ULL * id + 123456);
+    put_le<uint16_t>(m, 0x300 + 32 * id + 16, static_cast<uint16_t>(len));
+    put_le<uint32_t>(m, 0x300 + 32 * id + 20, id == 2 ? 0x80000001u : 42u);
+    put_le<uint64_t>(m, 0x400 + lpos, id);
+    put(m, 0x400 + lpos + 8, texts[id], len);
+    lpos = next;
+  }
+  return printk_input(flags, vi, m);
+}
+
+// Linux 3.5-5.9 printk_log records in log_buf (16-byte header: ts_nsec,
+// len, text_len), two records then the zero-len wrap marker.
+Bytes log_buf_seed() {
+  std::string vi = "OSRELEASE=5.4.0-synthetic\nSYMBOL(log_buf)=" + hexs(kMemBase + 0x10) +
+                   "\nSYMBOL(log_buf_len)=" + hexs(kMemBase + 0x18) + "\nSYMBOL(log_first_idx)=" +
+                   hexs(kMemBase + 0x20) + "\nSYMBOL(log_next_idx)=" + hexs(kMemBase + 0x28) +
+                   "\nSIZE(printk_log)=16\nOFFSET(printk_log.ts_nsec)=0\nOFFSET(printk_log.len)=8\n"
+                   "OFFSET(printk_log.text_len)=10\n";
+  Bytes m(0x100 + 256);
+  put_le<uint64_t>(m, 0x10, kMemBase + 0x100);
+  put_le<uint32_t>(m, 0x18, 256);
+  put_le<uint32_t>(m, 0x20, 0);
+  const char* texts[] = {"old kernel log line", "second\tline"};
+  uint32_t idx = 0;
+  for (int i = 0; i < 2; ++i) {
+    size_t len = std::strlen(texts[i]);
+    uint16_t reclen = static_cast<uint16_t>((16 + len + 7) & ~size_t{7});
+    put_le<uint64_t>(m, 0x100 + idx, 5000000ULL * (i + 1));
+    put_le<uint16_t>(m, 0x100 + idx + 8, reclen);
+    put_le<uint16_t>(m, 0x100 + idx + 10, static_cast<uint16_t>(len));
+    put(m, 0x100 + idx + 16, texts[i], len);
+    idx += reclen;
+  }
+  put_le<uint32_t>(m, 0x28, idx);
+  return printk_input(0, vi, m);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,5 +316,9 @@ int main(int argc, char** argv) {
   write_seed("open-dump", "kdump", kdump_seed());
   write_seed("open-dump", "flattened", flattened_seed());
   write_seed("open-dump", "lkcd", lkcd_seed());
+
+  write_seed("printk", "prb", prb_seed(0));
+  write_seed("printk", "prb-partial-caller", prb_seed(3));
+  write_seed("printk", "log-buf", log_buf_seed());
   return 0;
 }

@@ -61,7 +61,8 @@ struct Load {
   uint64_t paddr = 0;
   uint64_t vaddr = 0;
   uint64_t memsz = 0;
-  uint64_t filesz = 0;  // bytes actually stored; each byte = (pfn + offset-in-page) & 0xff
+  uint64_t filesz = 0;  // bytes actually stored; each byte = pattern_byte(paddr) + salt
+  uint8_t salt = 0;     // tells apart the data of overlapping segments
 };
 
 struct Spec {
@@ -147,7 +148,7 @@ inline Bytes build(const Spec& s, Layout* out_layout = nullptr) {
     p.p_align = 0;
     put(b, 64 + 56 * (i + 1), &p, sizeof p);
     for (uint64_t k = 0; k < l.filesz; ++k)
-      b[L.load_offset[i] + k] = static_cast<std::byte>(pattern_byte(l.paddr + k));
+      b[L.load_offset[i] + k] = static_cast<std::byte>(pattern_byte(l.paddr + k) + l.salt);
   }
   if (out_layout) *out_layout = L;
   return b;

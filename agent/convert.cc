@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// `salvage convert`: makedumpfile's job with makedumpfile's flags.
+//   salvage convert [-d LEVEL] [-c|-l|-p|-z] [-E|--lkcd] [-F] [-j N] [-v] VMCORE OUTFILE
+// main() below reads as the pipeline; each step is timed at -v.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "agent/commands.h"
+#include "agent/file-sink.h"
+#include "agent/file-source.h"
+#include "agent/header-info.h"
+#include "agent/kernel-memory.h"
+#include "agent/page-filter.h"
+#include "agent/write-pages.h"
+#include "formats/flattened.h"
+
+namespace salvage {
+
+namespace {
+
+struct ConvertOptions {
+  int dump_level = 0;
+  PageEncoding encoding = PageEncoding::kRaw;
+  DumpFormat format = DumpFormat::kKdump;
+  bool flattened = false;
+  unsigned threads = 0;  // 0: one per online CPU
+  int verbosity = 0;
+  std::string input, output;
+};
+
+const char kUsage[] =
+    "usage: salvage convert [-d LEVEL] [-c|-l|-p|-z] [-E|--lkcd] [-F] [-j THREADS] [-v] VMCORE OUTFILE\n"
+    "  -d LEVEL  exclude pages (bitmask, 0-31): 1 zero, 2 non-private cache, 4 private cache,\n"
+    "            8 user data, 16 free pages (as makedumpfile)\n"
+    "  -c -l -p -z  compress pages with zlib, lzo, snappy or zstd (kdump-compressed output)\n"
+    "  -E        write an ELF core instead of kdump-compressed\n"
+    "  --lkcd    write an LKCD v9 dump (zlib or raw pages)\n"
+    "  -F        write makedumpfile's flattened stream; OUTFILE '-' is standard output\n"
+    "  -j N      compression threads (default: online CPUs); output is identical for any N\n"
+    "  -v        log each step with its time\n";
+
+Result<ConvertOptions> parse_options(int argc, char** argv) {
+  ConvertOptions o;
+  std::vector<std::string> pos;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto need = [&](const char* what) -> Result<std::string> {
+      if (i + 1 >= argc) return make_error(a + " needs " + what);
+      return std::string(argv[++i]);
+    };
+    if (a == "-d" || a.rfind("-d", 0) == 0) {
+      std::string v;
+      if (a == "-d") {
+        ASSIGN_OR_RETURN(v, need("a dump level"));
+      } else {
+        v = a.substr(2);
+      }
+      char* end = nullptr;
+      long l = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || l < 0 || l > 31) return make_error("-d: dump level must be 0..31, got \"" + v + "\"");
+      o.dump_level = static_cast<int>(l);
+    } else if (a == "-c") o.encoding = PageEncoding::kZlib;
+    else if (a == "-l") o.encoding = PageEncoding::kLzo;
+    else if (a == "-p") o.encoding = PageEncoding::kSnappy;
+    else if (a == "-z") o.encoding = PageEncoding::kZstd;
+    else if (a == "-E") o.format = DumpFormat::kElf;
+    else if (a == "--lkcd") o.format = DumpFormat::kLkcd;
+    else if (a == "-F") o.flattened = true;
+    else if (a == "-v") ++o.verbosity;
+    else if (a == "-j") {
+      ASSIGN_OR_RETURN(std::string v, need("a thread count"));
+      o.threads = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
+      if (o.threads == 0 || o.threads > 256) return make_error("-j: thread count must be 1..256");
+    } else if (a == "-h" || a == "--help") {
+      return make_error("help");
+    } else if (a.size() > 1 && a[0] == '-') {
+      return make_error("unknown option " + a);
+    } else {
+      pos.push_back(a);
+    }
+  }
+  if (pos.size() != 2) return make_error("expected VMCORE and OUTFILE");
+  o.input = pos[0];
+  o.output = pos[1];
+  if (o.output == "-" && !o.flattened) return make_error("writing to standard output needs -F (flattened)");
+  if (o.format == DumpFormat::kElf && o.encoding != PageEncoding::kRaw)
+    return make_error("-E writes an uncompressed ELF core; drop -c/-l/-p/-z");
+  if (o.format == DumpFormat::kLkcd && o.encoding != PageEncoding::kRaw && o.encoding != PageEncoding::kZlib)
+    return make_error("LKCD pages can only be gzip (zlib, -c) or raw");
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  return o;
+}
+
+// With no VMCOREINFO or no page tables there is no mem_map to classify
+// pages by: keep every RAM page and apply only bit 1 (zero pages, decided
+// from page contents). Said on stderr and recorded as the dump level.
+Result<FilterResult> filter_without_mem_map(DumpReader& dump, int level) {
+  FilterResult f;
+  std::vector<LoadRange> loads;
+  for (const auto& r : dump.ram()) loads.push_back({r.start.value, r.start.value + r.size, r.start.value + r.size});
+  f.present = build_present(loads, dump.max_pfn(), makedumpfile_bitmap1_rule(dump.max_pfn()));
+  f.kept = f.present;
+  f.effective_dump_level = level & kDlZero;
+  if (level & ~kDlZero)
+    f.degradations.push_back("dump level " + std::to_string(level) + " needs mem_map; writing level " +
+                             std::to_string(f.effective_dump_level) + " instead");
+  return f;
+}
+
+void print_summary(const FilterResult& f, const WriteStats& w, double seconds) {
+  std::fprintf(stderr, "salvage: %" PRIu64 " of %" PRIu64 " RAM pages written (%" PRIu64
+                       " shared zero pages, %" PRIu64 " compressed, %" PRIu64 " raw); excluded:",
+               w.pages_written, f.present.count(), w.zero_pages, w.compressed, w.raw);
+  for (size_t c = 0; c < f.excluded_by_class.size(); ++c)
+    std::fprintf(stderr, " %s %" PRIu64, exclude_class_name(static_cast<ExcludeClass>(c)), f.excluded_by_class[c]);
+  std::fprintf(stderr, ", zero %" PRIu64 "\nsalvage: %.1f MiB of pages read in %.2f s (%.1f MiB/s)\n", w.zero_pages,
+               w.input_bytes / 1048576.0, seconds, seconds > 0 ? w.input_bytes / 1048576.0 / seconds : 0.0);
+}
+
+}  // namespace
+
+int cmd_convert(int argc, char** argv) {
+  auto parsed = parse_options(argc, argv);
+  if (!parsed.ok()) {
+    if (parsed.error().message != "help") std::fprintf(stderr, "salvage convert: %s\n", parsed.error().message.c_str());
+    std::fprintf(parsed.error().message == "help" ? stdout : stderr, "%s", kUsage);
+    return parsed.error().message == "help" ? 0 : 2;
+  }
+  const ConvertOptions& opt = *parsed;
+  const Log log(opt.verbosity);
+  StepTimer total(log, "convert");
+  auto fail = [&](const Error& e) {
+    log.error("%s", e.message.c_str());
+    return 1;
+  };
+
+  // 1. Open the source dump (any format salvage reads).
+  auto src = FileSource::open(opt.input);
+  if (!src.ok()) return fail(src.error());
+  auto dump_r = open_dump(**src);
+  if (!dump_r.ok()) return fail(dump_r.error());
+  DumpReader& dump = **dump_r;
+  for (const auto& n : dump.metadata().notes_for_user) log.warn("%s", n.c_str());
+
+  // 2. Identify the crashed kernel from the notes.
+  auto id = identify(dump.notes());
+  if (!id.ok()) return fail(std::move(id).error().with_context("parsing the ELF notes"));
+  std::vector<std::string> degradations;
+  if (id->cpus.empty()) degradations.push_back("no NT_PRSTATUS note: registers of the CPUs are unknown");
+
+  // 3. Address translation through the crashed kernel's page tables.
+  std::optional<KernelMemory> mem;
+  if (id->vmcoreinfo) {
+    auto m = KernelMemory::create(dump, *id->vmcoreinfo);
+    if (m.ok()) mem = std::move(*m);
+    else degradations.push_back("no address translation: " + m.error().message);
+  } else {
+    degradations.push_back("no VMCOREINFO note");
+  }
+
+  // 4. Decide which pages to keep (makedumpfile dump levels).
+  Result<FilterResult> filtered =
+      mem ? filter_pages(dump, *mem, *id->vmcoreinfo, opt.dump_level, log) : filter_without_mem_map(dump, opt.dump_level);
+  if (!filtered.ok()) return fail(std::move(filtered).error().with_context("filtering pages"));
+  FilterResult& f = *filtered;
+  for (auto& d : f.degradations) degradations.push_back(d);
+
+  // 5. Open the output and pick the writer from the format table.
+  std::unique_ptr<FileSink> file;
+  if (opt.output == "-") {
+    file = FileSink::stream(STDOUT_FILENO, "standard output");
+  } else {
+    auto created = FileSink::create(opt.output);
+    if (!created.ok()) return fail(created.error());
+    file = std::move(*created);
+  }
+  std::unique_ptr<FlattenedSink> flat;
+  Sink* sink = file.get();
+  if (opt.flattened) {
+    flat = std::make_unique<FlattenedSink>(*file);
+    sink = flat.get();
+  }
+  auto writer_r = make_dump_writer(opt.format, *sink);
+  if (!writer_r.ok()) return fail(writer_r.error());
+  DumpWriter& writer = **writer_r;
+
+  // 6. Header: who crashed, when, and which pages follow.
+  ParallelFor pool(opt.threads);
+  DumpHeaderInfo info;
+  fill_header_identity(info, *id, mem ? &*mem : nullptr, degradations);
+  info.notes = dump.notes();
+  info.dump_level = f.effective_dump_level;
+  info.encoding = writer.accepts(opt.encoding) ? opt.encoding : PageEncoding::kRaw;
+  info.max_pfn = f.present.max_pfn();  // makedumpfile lowers max_mapnr to the last mem_map section
+  info.present = &f.present;
+  info.ram = dump.ram();
+  info.extra_loads = dump.kernel_image();
+  const bool zero_excluded = (f.effective_dump_level & 1) != 0;
+  if (zero_excluded && writer.drops_zero_pages()) {
+    auto dropped = drop_zero_pages(dump, f.kept, pool, log);
+    if (!dropped.ok()) return fail(std::move(dropped).error().with_context("finding zero pages"));
+    log.info("%llu zero pages dropped", static_cast<unsigned long long>(*dropped));
+  }
+  info.kept = &f.kept;
+  for (const auto& d : degradations) log.warn("%s", d.c_str());
+
+  // 7. Write header, pages and trailer.
+  if (auto r = writer.begin(info); !r.ok()) return fail(std::move(r).error().with_context("writing the header"));
+  auto stats = write_pages(dump, f.kept, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log);
+  if (!stats.ok()) {
+    // Keep what was written and mark it incomplete, as makedumpfile does on ENOSPC.
+    (void)writer.finish(false);
+    (void)sink->finish();
+    return fail(std::move(stats).error());
+  }
+  if (auto r = writer.finish(true); !r.ok()) return fail(std::move(r).error().with_context("finishing the dump"));
+  if (auto r = sink->finish(); !r.ok()) return fail(r.error());
+  print_summary(f, *stats, total.seconds());
+  return 0;
+}
+
+}  // namespace salvage
