@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -31,7 +32,13 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path, bo
     off_t end = lseek(fd, 0, SEEK_END);
     if (end > 0) size = static_cast<u64>(end);
   }
-  return std::unique_ptr<FileSource>(new FileSource(path, fd, size, use_mmap && S_ISREG(st.st_mode)));
+  // mmap only /proc/vmcore (procfs): its read() copies through a bounce
+  // page per call, while mmap maps old memory directly. A regular file is
+  // read with pread, which is as fast there and cannot SIGBUS when the file
+  // shrinks under us (a dump still being copied, a truncated disk).
+  struct statfs fs {};
+  bool procfs = fstatfs(fd, &fs) == 0 && fs.f_type == 0x9fa0;  // PROC_SUPER_MAGIC
+  return std::unique_ptr<FileSource>(new FileSource(path, fd, size, use_mmap && procfs && S_ISREG(st.st_mode)));
 }
 
 FileSource::~FileSource() {
@@ -68,6 +75,7 @@ Result<void> FileSource::read_at(FileOffset off, std::span<std::byte> out) {
                   out.size(), o, size_);
     return make_error(path_ + buf);
   }
+  if (out.empty()) return Ok();
   if (!use_mmap_ || out.size() > kWindow / 2) return pread_all(o, out);
   if (!(win_ && o >= win_off_ && o + out.size() <= win_off_ + win_len_)) {
     if (win_) munmap(win_, win_len_);

@@ -14,7 +14,8 @@ Result<void> MemorySource::read_at(FileOffset off, std::span<std::byte> out) {
                   name_.c_str(), out.size(), off.value, data_.size());
     return make_error(buf);
   }
-  std::memcpy(out.data(), data_.data() + off.value, out.size());
+  // An empty span may have a null data(); memcpy(nullptr, p, 0) is still UB.
+  if (!out.empty()) std::memcpy(out.data(), data_.data() + off.value, out.size());
   return Ok();
 }
 

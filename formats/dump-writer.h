@@ -60,6 +60,7 @@ class DumpWriter {
   // Pages arrive in ascending pfn order, exactly those set in info.kept.
   virtual Result<void> write_page(const PageRecord& page) = 0;
   // complete=false marks the dump incomplete in the format's own way.
+  // Flushes the writer's buffers; the sink's owner calls Sink::finish().
   virtual Result<void> finish(bool complete) = 0;
 };
 

@@ -157,18 +157,20 @@ class KdumpReader final : public DumpReader {
     u64 idx = rank(p);
     ASSIGN_OR_RETURN(PageDesc pd, desc(idx));
     if (pd.offset == 0) return PageState::kMissing;
-    std::string where = "pfn " + hex(p) + ": page_desc[" + std::to_string(idx) + "] at " +
-                        hex(desc_start_ + idx * sizeof(PageDesc));
+    // Built only on error paths: no allocation per page read.
+    auto where = [&] {
+      return "pfn " + hex(p) + ": page_desc[" + std::to_string(idx) + "] at " + hex(desc_start_ + idx * sizeof(PageDesc));
+    };
     if (pd.size > block_ || pd.size == 0)
-      return make_error(where + ": size " + std::to_string(pd.size) + " is not in 1..block_size");
+      return make_error(where() + ": size " + std::to_string(pd.size) + " is not in 1..block_size");
     if (pd.offset < 0 || static_cast<u64>(pd.offset) + pd.size > src_.size())
-      return make_error(where + ": data at " + hex(static_cast<u64>(pd.offset)) + "+" + std::to_string(pd.size) +
+      return make_error(where() + ": data at " + hex(static_cast<u64>(pd.offset)) + "+" + std::to_string(pd.size) +
                         " lies past the end of the file");
     u32 comp = pd.flags & kCompressionMask;
     if (comp == 0) {
       // libkdumpfile rejects raw pages of another size; so do we.
-      if (pd.size != block_) return make_error(where + ": raw page of " + std::to_string(pd.size) + " bytes");
-      TRY_CTX(src_.read_at(FileOffset(static_cast<u64>(pd.offset)), out), where);
+      if (pd.size != block_) return make_error(where() + ": raw page of " + std::to_string(pd.size) + " bytes");
+      TRY_CTX(src_.read_at(FileOffset(static_cast<u64>(pd.offset)), out), where());
       return PageState::kData;
     }
     PageEncoding e;
@@ -177,13 +179,13 @@ class KdumpReader final : public DumpReader {
       case kCompressedLzo: e = PageEncoding::kLzo; break;
       case kCompressedSnappy: e = PageEncoding::kSnappy; break;
       case kCompressedZstd: e = PageEncoding::kZstd; break;
-      default: return make_error(where + ": flags " + hex(pd.flags) + " name more than one codec");
+      default: return make_error(where() + ": flags " + hex(pd.flags) + " name more than one codec");
     }
     auto& codec = codecs_[static_cast<size_t>(e)];
     if (!codec) codec = make_codec(e);
     auto in = std::span(scratch_).first(pd.size);
-    TRY_CTX(src_.read_at(FileOffset(static_cast<u64>(pd.offset)), in), where);
-    TRY_CTX(codec->decompress(in, out), where);
+    TRY_CTX(src_.read_at(FileOffset(static_cast<u64>(pd.offset)), in), where());
+    TRY_CTX(codec->decompress(in, out), where());
     return PageState::kData;
   }
 

@@ -10,7 +10,8 @@ command -v makedumpfile >/dev/null || { echo "flattened-rebuild: makedumpfile no
 out=$(mktemp /tmp/salvage-rebuild.XXXXXX)
 trap 'rm -f "$out"' EXIT
 rm -f "$out"
-if ! makedumpfile -R "$out" < "$stream" >/dev/null 2>"$out.err"; then
+# makedumpfile 1.7.2 spins forever on a stream without its end record: bound it.
+if ! timeout 60 makedumpfile -R "$out" < "$stream" >/dev/null 2>"$out.err"; then
   echo "flattened-rebuild: makedumpfile -R failed:"; cat "$out.err"; rm -f "$out.err"; exit 1
 fi
 rm -f "$out.err"

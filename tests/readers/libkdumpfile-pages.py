@@ -56,7 +56,7 @@ def readable(path, pfns):
     for pfn in pfns:
         try:
             got[pfn] = k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * PAGE, PAGE)
-        except kdumpfile.NoDataException:
+        except kdumpfile.exceptions.NoDataException:
             pass
     return k, got
 

@@ -199,6 +199,20 @@ TEST(BadInput, OverlappingPtLoadsAreReportedAndFirstWins) {
   EXPECT_EQ(page[0], std::byte(synth::pattern_byte(0x2000) + 0x55));
 }
 
+// Found by fuzz-elf-vmcore: a zero-length PT_NOTE made MemorySource call
+// memcpy with a null destination (UB). It opens, with no notes.
+TEST(BadInput, EmptyPtNote) {
+  Bytes img = synth::build(synth::minimal_spec());
+  poke<u64>(img, phdr(0) + kPFilesz, 0);
+  MemorySource src(img);
+  auto r = open_dump(src);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE((*r)->notes().empty());
+  auto id = identify((*r)->notes());
+  ASSERT_TRUE(id.ok());
+  EXPECT_FALSE(id->vmcoreinfo.has_value());
+}
+
 TEST(BadInput, ZeroProgramHeaders) {
   Bytes img = synth::build(synth::minimal_spec());
   poke<u16>(img, 56, 0);
@@ -283,9 +297,8 @@ TEST(BadInput, TruncatedFileThroughFileSource) {
 // by another process). With mmap windows the page read must fail cleanly
 // rather than kill the process with SIGBUS. Run in a child so a SIGBUS is
 // a test failure, not the end of the test binary.
-// DISABLED: agent/file-source.cc still dies with SIGBUS here (its mmap
-// window was sized at open time); enable once FileSource handles it.
-TEST(BadInput, DISABLED_FileShrinksAfterOpen) {
+// FileSource maps only procfs files (/proc/vmcore); regular files use pread.
+TEST(BadInput, FileShrinksAfterOpen) {
   synth::Spec s = synth::minimal_spec();
   s.loads[1].filesz = s.loads[1].memsz = 3 * kPageSize;
   synth::Layout L;

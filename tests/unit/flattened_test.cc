@@ -31,6 +31,7 @@ Outputs write_both(PageEncoding enc, bool complete = true, size_t limit = SIZE_M
     auto w = make_kdump_writer(sink);
     auto r = kdumptest::write_all(*w, s, enc, complete, limit);
     EXPECT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(sink.finish().ok());  // the sink's owner finishes it, not the writer
     o.direct = sink.bytes;
   }
   {
@@ -40,6 +41,7 @@ Outputs write_both(PageEncoding enc, bool complete = true, size_t limit = SIZE_M
     auto w = make_kdump_writer(flat);
     auto r = kdumptest::write_all(*w, s, enc, complete, limit);
     EXPECT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(flat.finish().ok());
     EXPECT_TRUE(out.finished);
     // The stream is appended strictly sequentially.
     u64 pos = 0;
