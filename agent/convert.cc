@@ -213,7 +213,8 @@ int cmd_convert(int argc, char** argv) {
 
   // 7. Write header, pages and trailer.
   if (auto r = writer.begin(info); !r.ok()) return fail(std::move(r).error().with_context("writing the header"));
-  auto stats = write_pages(dump, f.kept, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log);
+  const PageBitmap& to_write = writer.pages_to_write() ? *writer.pages_to_write() : f.kept;
+  auto stats = write_pages(dump, to_write, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log);
   if (!stats.ok()) {
     // Keep what was written and mark it incomplete, as makedumpfile does on ENOSPC.
     (void)writer.finish(false);

@@ -57,7 +57,11 @@ class DumpWriter {
   // before begin() (ELF drops them; kdump shares one stored zero page).
   virtual bool drops_zero_pages() const = 0;
   virtual Result<void> begin(const DumpHeaderInfo& info) = 0;
-  // Pages arrive in ascending pfn order, exactly those set in info.kept.
+  // After begin(): the pages to pass to write_page, if not exactly
+  // info.kept (ELF also stores excluded pages inside short gaps, with their
+  // real contents, as makedumpfile -E does). nullptr means info.kept.
+  virtual const PageBitmap* pages_to_write() const { return nullptr; }
+  // Pages arrive in ascending pfn order, exactly those of pages_to_write().
   virtual Result<void> write_page(const PageRecord& page) = 0;
   // complete=false marks the dump incomplete in the format's own way.
   // Flushes the writer's buffers; the sink's owner calls Sink::finish().

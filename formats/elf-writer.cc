@@ -68,6 +68,7 @@ class ElfWriter final : public DumpWriter {
   Result<void> begin(const DumpHeaderInfo& info) override;
   Result<void> write_page(const PageRecord& page) override;
   Result<void> finish(bool complete) override;
+  const PageBitmap* pages_to_write() const override { return &wanted_; }
 
  private:
   std::vector<Load> split(const MemoryRange& r, const PageBitmap& kept) const;
@@ -81,6 +82,7 @@ class ElfWriter final : public DumpWriter {
   size_t next_slot_ = 0;
   std::vector<std::byte> head_;  // ehdr + phdrs (+ shdr) + notes
   std::vector<std::byte> zeros_;
+  PageBitmap wanted_;  // every page inside some PT_LOAD's file data
   u64 total_size_ = 0, max_written_ = 0;
   u64 planned_ = 0, written_ = 0;
   bool began_ = false, finished_ = false;
@@ -181,6 +183,13 @@ Result<void> ElfWriter::begin(const DumpHeaderInfo& info) {
       }
     }
   }
+
+  // makedumpfile writes the real contents of excluded pages inside a
+  // PT_LOAD's file data (runs shorter than PFN_EXCLUDED); ask for them too,
+  // so no page in p_filesz reads back as zeros that were not zeros.
+  wanted_ = PageBitmap(info.max_pfn);
+  for (const auto& sl : slots_) wanted_.set_range(Pfn(sl.first_pfn), sl.pages, true);
+  planned_ = wanted_.count();
 
   loads_ = std::move(image_loads);
   loads_.insert(loads_.end(), ram_loads.begin(), ram_loads.end());

@@ -143,7 +143,13 @@ inline Result<void> write_all(DumpWriter& w, Synthetic& s, PageEncoding enc, boo
   s.info.encoding = enc;
   TRY(w.begin(s.info));
   size_t n = 0;
-  for (u64 pfn : s.kept_pfns) {
+  std::vector<u64> pfns = s.kept_pfns;
+  if (const PageBitmap* want = w.pages_to_write()) {  // the writer asks for more than kept
+    pfns.clear();
+    for (u64 p = 0; p < want->max_pfn().value; ++p)
+      if (want->test(Pfn(p))) pfns.push_back(p);
+  }
+  for (u64 pfn : pfns) {
     if (n++ == stop_after) break;
     auto page = pattern_page(pfn);
     PageRecord rec{Pfn(pfn), PageEncoding::kRaw, page};
