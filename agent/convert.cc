@@ -74,8 +74,11 @@ Result<ConvertOptions> parse_options(int argc, char** argv) {
     else if (a == "--lkcd") o.format = DumpFormat::kLkcd;
     else if (a == "-F") o.flattened = true;
     else if (a == "-v") ++o.verbosity;
-    else if (a == "-j") {
-      ASSIGN_OR_RETURN(std::string v, need("a thread count"));
+    else if (a.rfind("-j", 0) == 0) {
+      std::string v = a.substr(2);
+      if (a == "-j") {
+        ASSIGN_OR_RETURN(v, need("a thread count"));
+      }
       o.threads = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
       if (o.threads == 0 || o.threads > 256) return make_error("-j: thread count must be 1..256");
     } else if (a == "-h" || a == "--help") {

@@ -25,6 +25,8 @@ std::string hex(u64 v) {
   return b;
 }
 
+constexpr u64 kMaxFlatHoles = 64ULL << 20;
+
 struct RawRecord {
   u64 offset, size, stream_pos, seq;
 };
@@ -120,6 +122,19 @@ Result<FlatIndex> index_flattened(ByteSource& stream) {
     }
   }
   idx.size = end;
+  // makedumpfile writes the dump file densely (only sub-block holes, e.g.
+  // after disk_dump_header), so almost every byte of the rebuilt file is in
+  // some record. A few records at huge offsets would instead make a
+  // terabyte file of zeros out of a tiny stream, and the payload's reader
+  // would size its bitmaps and tables from it. Refuse holes that are both
+  // larger than kMaxFlatHoles and than the data actually written.
+  u64 covered = 0;
+  for (const auto& s : idx.segments) covered += s.size;
+  const u64 holes = idx.size - covered;
+  if (holes > kMaxFlatHoles && holes > covered)
+    return make_error("flattened stream: " + std::to_string(idx.records) + " records write " + hex(covered) +
+                      " bytes but place them in a file of " + hex(idx.size) + " bytes (" + hex(holes) +
+                      " bytes never written); a record offset is corrupt");
   return idx;
 }
 

@@ -79,6 +79,7 @@ class KdumpReader final : public DumpReader {
                        h.header_version >= 6 ? block_ + offsetof(KdumpSubHeader, max_mapnr_64)
                                              : offsetof(DiskDumpHeader, max_mapnr),
                        "is 0");
+    // (The upper bound on max_mapnr needs bitmap_blocks: see below.)
     if (h.header_version >= 2 && sh.split)
       meta_.notes_for_user.push_back("this is one file of a --split dump (pfns " + hex(sh.start_pfn_64) + ".." +
                                      hex(sh.end_pfn_64) + "); pages of the others read as excluded");
@@ -90,9 +91,22 @@ class KdumpReader final : public DumpReader {
     TRY(read_notes(h.header_version, sh));
 
     // --- bitmaps ---
-    u64 one = bitmap_blocks_one(max_mapnr_, block_);
     u64 bm_off = (1 + static_cast<u64>(h.sub_hdr_size)) * block_;
     u64 bm_len = static_cast<u64>(h.bitmap_blocks) * block_;
+    // max_mapnr can be no larger than the pfns the bitmap area describes.
+    // Checked before any arithmetic on it: near 2^64 the rounding in
+    // bitmap_blocks_one() wraps to 0 and every later size check would pass.
+    // The bound is one whole bitmap, not half of the area, because a legacy
+    // diskdump file has a single bitmap (crash dump_is_partial()).
+    const char* mapnr_field = h.header_version >= 6 ? "max_mapnr_64" : "max_mapnr";
+    const u64 mapnr_off = h.header_version >= 6 ? block_ + offsetof(KdumpSubHeader, max_mapnr_64)
+                                                 : offsetof(DiskDumpHeader, max_mapnr);
+    if (max_mapnr_ > bm_len * 8)
+      return bad_field(mapnr_field, mapnr_off,
+                       "is " + std::to_string(max_mapnr_) + ", more than the " + std::to_string(bm_len * 8) +
+                           " pfns that bitmap_blocks at " + hex(offsetof(DiskDumpHeader, bitmap_blocks)) + " (" +
+                           std::to_string(h.bitmap_blocks) + ") can describe");
+    u64 one = bitmap_blocks_one(max_mapnr_, block_);
     if (h.bitmap_blocks < one)
       return bad_field("bitmap_blocks", offsetof(DiskDumpHeader, bitmap_blocks),
                        "is " + std::to_string(h.bitmap_blocks) + ", too small for max_mapnr " +
@@ -190,17 +204,23 @@ class KdumpReader final : public DumpReader {
   }
 
  private:
+  // [off, off+len) lies inside the file; written so that a garbage len near
+  // 2^64 cannot wrap the sum back into range.
+  bool within_file(i64 off, u64 len) const {
+    return off >= 0 && static_cast<u64>(off) <= src_.size() && len <= src_.size() - static_cast<u64>(off);
+  }
+
   Result<void> read_notes(i32 version, const KdumpSubHeader& sh) {
     u64 base = block_;
     if (version >= 4 && sh.offset_note != 0 && sh.size_note != 0) {
-      if (sh.offset_note < 0 || static_cast<u64>(sh.offset_note) + sh.size_note > src_.size())
+      if (!within_file(sh.offset_note, sh.size_note))
         return bad_field("offset_note", base + offsetof(KdumpSubHeader, offset_note),
                          "(" + hex(static_cast<u64>(sh.offset_note)) + "+" + std::to_string(sh.size_note) +
                              ") lies past the end of the file");
       ASSIGN_OR_RETURN(notes_, read_bytes(src_, FileOffset(static_cast<u64>(sh.offset_note)), sh.size_note));
     }
     if (version >= 3 && sh.offset_vmcoreinfo != 0 && sh.size_vmcoreinfo != 0) {
-      if (sh.offset_vmcoreinfo < 0 || static_cast<u64>(sh.offset_vmcoreinfo) + sh.size_vmcoreinfo > src_.size())
+      if (!within_file(sh.offset_vmcoreinfo, sh.size_vmcoreinfo))
         return bad_field("offset_vmcoreinfo", base + offsetof(KdumpSubHeader, offset_vmcoreinfo),
                          "(" + hex(static_cast<u64>(sh.offset_vmcoreinfo)) + "+" + std::to_string(sh.size_vmcoreinfo) +
                              ") lies past the end of the file");
@@ -254,24 +274,71 @@ class KdumpReader final : public DumpReader {
     return cache_[idx - cache_first_];
   }
 
-  // RAM = runs of set bits in the 1st bitmap; whole 0 or ~0 words are skipped.
-  void build_ram() {
-    u64 p = 0;
-    while (p < max_mapnr_) {
-      while (p < max_mapnr_) {
-        if ((p & 63) == 0 && word(bitmap1_, p / 64) == 0) { p += 64; continue; }
-        if (bit(bitmap1_, p)) break;
-        ++p;
+  // RAM = runs of set bits in the 1st bitmap, found a word at a time with
+  // ctz so the cost is linear in the bitmap bytes plus the runs. A real
+  // bitmap has a few dozen runs (one per e820 RAM range / PT_LOAD); a
+  // corrupt one can alternate bits and describe millions, and ram() feeds
+  // PT_LOAD tables and per-range loops. So once there are more than
+  // kMaxRamRanges runs, runs closer than `gap` pfns are merged (gap
+  // doubling as needed); the pfns merged in read as holes from read_page()
+  // exactly as before, only ram() is coarser. At most ~log2(max_mapnr)
+  // merge passes over <= 2*kMaxRamRanges entries.
+  static constexpr size_t kMaxRamRanges = 1 << 14;
+
+  void add_run(u64 start, u64 end, u64& gap) {
+    if (!ram_.empty()) {
+      MemoryRange& last = ram_.back();
+      u64 last_end = (last.start.value >> kPageShift) + last.size / kPageSize;
+      if (start - last_end < gap) {
+        last.size = (end - (last.start.value >> kPageShift)) * kPageSize;
+        return;
       }
-      if (p >= max_mapnr_) break;
-      u64 start = p;
-      while (p < max_mapnr_) {
-        if ((p & 63) == 0 && p + 64 <= max_mapnr_ && word(bitmap1_, p / 64) == ~u64{0}) { p += 64; continue; }
-        if (!bit(bitmap1_, p)) break;
-        ++p;
-      }
-      ram_.push_back(MemoryRange{pfn_to_phys(Pfn(start)), (p - start) * kPageSize, VirtAddr(0)});
     }
+    ram_.push_back(MemoryRange{pfn_to_phys(Pfn(start)), (end - start) * kPageSize, VirtAddr(0)});
+    while (ram_.size() > kMaxRamRanges) {
+      gap *= 2;
+      size_t out = 0;
+      for (size_t i = 1; i < ram_.size(); ++i) {
+        MemoryRange& o = ram_[out];
+        u64 o_end = o.start.value + o.size;
+        if ((ram_[i].start.value - o_end) / kPageSize < gap)
+          o.size = ram_[i].start.value + ram_[i].size - o.start.value;
+        else
+          ram_[++out] = ram_[i];
+      }
+      ram_.resize(out + 1);
+    }
+  }
+
+  void build_ram() {
+    const u64 nwords = div_round_up(max_mapnr_, 64);  // bits past max_mapnr are clear
+    u64 gap = 1, runs = 0, start = 0;
+    bool in_run = false;
+    for (u64 w = 0; w < nwords; ++w) {
+      const u64 x = word(bitmap1_, w);
+      if (x == (in_run ? ~u64{0} : 0)) continue;
+      unsigned pos = 0;
+      while (pos < 64) {
+        const u64 y = (in_run ? ~x : x) >> pos;  // bits that end (or start) a run
+        if (y == 0) break;
+        pos += static_cast<unsigned>(__builtin_ctzll(y));
+        if (in_run) {
+          add_run(start, w * 64 + pos, gap);
+          ++runs;
+        } else {
+          start = w * 64 + pos;
+        }
+        in_run = !in_run;
+      }
+    }
+    if (in_run) {
+      add_run(start, max_mapnr_, gap);
+      ++runs;
+    }
+    if (gap > 1)
+      meta_.notes_for_user.push_back("the 1st bitmap describes " + std::to_string(runs) +
+                                     " RAM runs; runs less than " + std::to_string(gap) + " pages apart were merged into " +
+                                     std::to_string(ram_.size()) + " ranges (pages between them read as holes)");
   }
 
   ByteSource& src_;
