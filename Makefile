@@ -39,7 +39,7 @@ help:
 	@echo "make test       unit tests, crash lab, independent readers, short fuzzing"
 	@echo "make test-unit  GoogleTest unit tests only"
 	@echo "make lab        produce the lab vmcore (Debian cloud kernel under QEMU, cached in $(LAB))"
-	@echo "make test-slow  longer proofs (long fuzzing, 5-level paging lab)"
+	@echo "make test-slow  longer proofs (10 minutes of fuzzing per parser)"
 	@echo "make test-fuzz  each fuzzer for FUZZ_SECONDS (20); make fuzz = 600 s each"
 	@echo "make bench      salvage vs makedumpfile on the lab vmcore -> docs/bench.md"
 	@echo "make demo       panic a real kernel, capture it, convert it, open it with crash"
@@ -80,13 +80,13 @@ LAB_CACHE := $(LAB)
 include tests/vm/lab.mk
 lab lab-la57: $(DEPS_STAMP)
 
-test-readers: $(BIN) lab
+test-readers: $(BIN) lab lab-la57
 	tests/readers/run-all.sh $(LAB)
 
 test: test-unit test-readers test-fuzz
 	@echo "make test: all passed"
 
-test-slow: test lab-la57 fuzz
+test-slow: test fuzz
 
 # ---- Fuzzing (tests/fuzz): libFuzzer + ASan + UBSan, needs clang. Each
 # target runs FUZZ_SECONDS from generated seeds; a crash, leak, UB, timeout
