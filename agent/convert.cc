@@ -104,7 +104,7 @@ Result<ConvertOptions> parse_options(int argc, char** argv) {
 // With no VMCOREINFO or no page tables there is no mem_map to classify
 // pages by: keep every RAM page and apply only bit 1 (zero pages, decided
 // from page contents). Said on stderr and recorded as the dump level.
-Result<FilterResult> filter_without_mem_map(DumpReader& dump, int level) {
+Result<FilterResult> filter_without_mem_map(DumpReader& dump, int level, const Log& log) {
   FilterResult f;
   std::vector<LoadRange> loads;
   for (const auto& r : dump.ram()) loads.push_back({r.start.value, r.start.value + r.size, r.start.value + r.size});
@@ -114,6 +114,7 @@ Result<FilterResult> filter_without_mem_map(DumpReader& dump, int level) {
   if (level & ~kDlZero)
     f.degradations.push_back("dump level " + std::to_string(level) + " needs mem_map; writing level " +
                              std::to_string(f.effective_dump_level) + " instead");
+  for (const auto& d : f.degradations) log.warn("%s", d.c_str());
   return f;
 }
 
@@ -170,10 +171,9 @@ int cmd_convert(int argc, char** argv) {
 
   // 4. Decide which pages to keep (makedumpfile dump levels).
   Result<FilterResult> filtered =
-      mem ? filter_pages(dump, *mem, *id->vmcoreinfo, opt.dump_level, log) : filter_without_mem_map(dump, opt.dump_level);
+      mem ? filter_pages(dump, *mem, *id->vmcoreinfo, opt.dump_level, log) : filter_without_mem_map(dump, opt.dump_level, log);
   if (!filtered.ok()) return fail(std::move(filtered).error().with_context("filtering pages"));
-  FilterResult& f = *filtered;
-  for (auto& d : f.degradations) degradations.push_back(d);
+  FilterResult& f = *filtered;  // filter_pages has reported its own degradations
 
   // 5. Open the output and pick the writer from the format table.
   std::unique_ptr<FileSink> file;
