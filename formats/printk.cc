@@ -10,10 +10,18 @@ namespace salvage {
 
 namespace {
 
-// Largest array salvage reads in one go. The kernel allows log_buf_len up to
-// 2 GiB (LOG_BUF_LEN_MAX, kernel/printk/printk.c); nobody runs that, and a
-// garbage size_bits/count_bits must not make us allocate gigabytes.
-constexpr u64 kMaxArrayBytes = 1ULL << 30;
+// Ring sizes. The kernel caps log_buf_len at LOG_BUF_LEN_MAX = 2 GiB
+// (kernel/printk/printk.c, 3.5 through 6.x; CONFIG_LOG_BUF_SHIFT itself
+// stops at 25 but the log_buf_len= boot parameter may go up to the cap),
+// and 5.10+ sizes the descriptor ring as log_buf_len >> PRB_AVGBITS (5)
+// descriptors. Nothing of ring size is ever allocated: the rings are read a
+// chunk or a record at a time, so these bounds only reject garbage.
+constexpr u32 kMaxSizeBits = 31;              // ilog2(LOG_BUF_LEN_MAX)
+constexpr u32 kMaxCountBits = kMaxSizeBits - 5;  // ... >> PRB_AVGBITS
+constexpr u64 kMaxLogBufLen = 1ULL << kMaxSizeBits;
+// Descriptor/info arrays are read in chunks of about a page: small enough
+// for a capture kernel, and an unreadable page loses only its own records.
+constexpr u64 kChunkBytes = 4096;
 constexpr u64 kMaxStructBytes = 1ULL << 16;
 
 // kernel/printk/printk_ringbuffer.h: the top two bits of a descriptor's
@@ -61,14 +69,57 @@ Result<void> need(const std::string& what, u64 off, u64 width, u64 limit, const 
 }
 
 // Reads `len` bytes at `va` into a new buffer; `what` names the object.
+// Only for small objects (a struct, one record's text: callers bound len).
 Result<std::vector<std::byte>> read_array(const VirtReader& read, u64 va, u64 len, const std::string& what) {
-  if (len > kMaxArrayBytes)
-    return make_error(what + ": " + std::to_string(len) + " bytes is more than salvage accepts (" +
-                      std::to_string(kMaxArrayBytes) + ")");
   std::vector<std::byte> buf(len);
   TRY_CTX(read(VirtAddr(va), buf), "reading " + what + " (" + std::to_string(len) + " bytes at " + hex(va) + ")");
   return buf;
 }
+
+// An array of `count` elements of `elem` bytes in the crashed kernel's
+// memory, read lazily a chunk at a time. A chunk that cannot be read is
+// remembered, so walking through a large unreadable area costs no more
+// reads and no error strings per element.
+class LazyArray {
+ public:
+  LazyArray(const VirtReader& read, u64 base, u64 elem, u64 count, std::string what)
+      : read_(read), base_(base), elem_(elem), count_(count), what_(std::move(what)),
+        per_chunk_(std::max<u64>(1, kChunkBytes / elem)) {}
+
+  // The first element must be readable: otherwise the array is not there at
+  // all and the caller fails with this error (naming the array and address).
+  Result<void> probe() {
+    std::vector<std::byte> one(elem_);
+    TRY_CTX(read_(VirtAddr(base_), one), "reading " + what_ + " (" + std::to_string(count_) + " x " +
+                                             std::to_string(elem_) + " bytes at " + hex(base_) + ")");
+    return Ok();
+  }
+
+  // Element idx (< count), or nullptr if its chunk is unreadable.
+  const std::byte* at(u64 idx) {
+    const u64 c = idx / per_chunk_;
+    if (c != chunk_) {
+      chunk_ = c;
+      const u64 first = c * per_chunk_, n = std::min(per_chunk_, count_ - first);
+      buf_.resize(n * elem_);
+      ok_ = read_(VirtAddr(base_ + first * elem_), buf_).ok();
+      if (!ok_) ++bad_chunks_;
+    }
+    return ok_ ? buf_.data() + (idx % per_chunk_) * elem_ : nullptr;
+  }
+  u64 bad_chunks() const { return bad_chunks_; }
+  const std::string& what() const { return what_; }
+
+ private:
+  const VirtReader& read_;
+  u64 base_, elem_, count_;
+  std::string what_;
+  u64 per_chunk_;
+  u64 chunk_ = ~u64{0};
+  bool ok_ = false;
+  u64 bad_chunks_ = 0;
+  std::vector<std::byte> buf_;
+};
 
 Result<u64> read_word(const VirtReader& read, u64 va, unsigned width, const std::string& what) {
   std::byte b[8] = {};
@@ -79,6 +130,10 @@ Result<u64> read_word(const VirtReader& read, u64 va, unsigned width, const std:
 template <typename T>
 T get(const std::vector<std::byte>& buf, u64 off) {
   return load_le<T>(buf.data() + off);  // callers have bounds-checked off
+}
+template <typename T>
+T get(const std::byte* p, u64 off) {
+  return load_le<T>(p + off);  // callers have bounds-checked off
 }
 
 // ---- Linux 5.10+: the lockless ringbuffer (kernel/printk/printk_ringbuffer.h)
@@ -158,21 +213,28 @@ Result<PrbLayout> prb_layout(const Vmcoreinfo& vi) {
 struct PrbMap {
   u64 count = 0;      // descriptors
   u64 data_size = 0;  // text data ring bytes
-  std::vector<std::byte> descs, infos, text;
+  u64 data = 0;       // address of the text data ring
+  LazyArray* descs;
+  LazyArray* infos;
+  u64 unreadable_text = 0;  // records whose text could not be read
+  u64 text_bytes = 0;       // text printed so far
+  std::vector<std::byte> text;  // one record's text
 };
 
 // Prints one record if its descriptor is committed or finalized, exactly
 // as makedumpfile 1.7.2 printk.c dump_record() does.
-bool dump_record(const PrbLayout& l, const PrbMap& m, u64 id, const DmesgOptions& opt, DmesgLog& log) {
+bool dump_record(const PrbLayout& l, PrbMap& m, const VirtReader& read, u64 id, const DmesgOptions& opt,
+                 DmesgLog& log) {
   const u64 idx = id % m.count;
-  const u64 d = idx * l.size_desc;
-  const u64 sv = get<u64>(m.descs, d + l.state_var);
+  const std::byte* desc = m.descs->at(idx);
+  if (!desc) return false;  // counted in bad_chunks()
+  const u64 sv = get<u64>(desc, l.state_var);
   if ((sv & kDescIdMask) != id) return false;  // desc_miss: slot reused or never written
   const u64 state = sv >> kDescFlagsShift;
   if (state != kDescCommitted && state != kDescFinalized) return false;  // reserved or reusable
 
-  u64 begin = get<u64>(m.descs, d + l.lpos_begin) % m.data_size;
-  u64 next = get<u64>(m.descs, d + l.lpos_next) % m.data_size;
+  u64 begin = get<u64>(desc, l.lpos_begin) % m.data_size;
+  u64 next = get<u64>(desc, l.lpos_next) % m.data_size;
   if (begin == next) return false;  // data-less record
   // A block that ends exactly at the end of the ring: up to 6.17 the kernel
   // wrapped such a block to offset 0 (get_next_lpos compares DATA_WRAPS of
@@ -182,8 +244,9 @@ bool dump_record(const PrbLayout& l, const PrbMap& m, u64 id, const DmesgOptions
   // the text at offset 0; reading it in place is right for both kernels and
   // changes nothing on older ones.
   if (next == 0) next = m.data_size;
-  const u64 inf = idx * l.size_info;
-  u64 text_len = get<u16>(m.infos, inf + l.text_len);
+  const std::byte* info = m.infos->at(idx);
+  if (!info) return false;
+  u64 text_len = get<u16>(info, l.text_len);
   if (begin > next) begin = 0;  // the block wrapped: its text starts at offset 0
   begin += sizeof(u64);         // skip the block's descriptor id
   if (next - begin < text_len) text_len = next - begin;  // truncated record (unsigned, as in makedumpfile)
@@ -195,10 +258,16 @@ bool dump_record(const PrbLayout& l, const PrbMap& m, u64 id, const DmesgOptions
     log.warnings.push_back("record id " + hex(id) + ": text runs past the data ring, cut at its end");
     text_len = m.data_size - begin;
   }
+  // text_len <= 0xffff: one record's text is read at a time, never the ring.
+  m.text.resize(text_len);
+  if (text_len && !read(VirtAddr(m.data + begin), m.text).ok()) {
+    ++m.unreadable_text;
+    return false;
+  }
+  m.text_bytes += text_len;
   std::optional<u32> caller;
-  if (opt.caller_id && l.caller_id) caller = get<u32>(m.infos, inf + *l.caller_id);
-  format_record(log.text, get<u64>(m.infos, inf + l.ts_nsec), caller,
-                std::span<const std::byte>(m.text.data() + begin, text_len));
+  if (opt.caller_id && l.caller_id) caller = get<u32>(info, *l.caller_id);
+  format_record(log.text, get<u64>(info, l.ts_nsec), caller, m.text);
   return true;
 }
 
@@ -223,19 +292,27 @@ Result<DmesgLog> dump_prb(const Vmcoreinfo& vi, const VirtReader& read, const Dm
   PrbMap m;
   const u32 count_bits = get<u32>(prb, l.count_bits);
   const u32 size_bits = get<u32>(prb, l.size_bits);
-  if (count_bits > 30)
+  if (count_bits > kMaxCountBits)
     return make_error("prb.desc_ring.count_bits=" + std::to_string(count_bits) + " at " + hex(prb_addr + l.count_bits) +
-                      " is implausible");
-  if (size_bits < 4 || size_bits > 30)
+                      " is implausible (the kernel's maximum is " + std::to_string(kMaxCountBits) + ")");
+  if (size_bits < 4 || size_bits > kMaxSizeBits)
     return make_error("prb.text_data_ring.size_bits=" + std::to_string(size_bits) + " at " +
-                      hex(prb_addr + l.size_bits) + " is implausible");
+                      hex(prb_addr + l.size_bits) + " is implausible (expected 4.." + std::to_string(kMaxSizeBits) +
+                      ")");
   m.count = 1ULL << count_bits;
   m.data_size = 1ULL << size_bits;
-  if (l.size_desc > kMaxArrayBytes / m.count || l.size_info > kMaxArrayBytes / m.count)
-    return make_error("prb.desc_ring.count_bits=" + std::to_string(count_bits) + " makes the descriptor arrays too large");
-  ASSIGN_OR_RETURN(m.descs, read_array(read, get<u64>(prb, l.descs), l.size_desc * m.count, "prb.desc_ring.descs"));
-  ASSIGN_OR_RETURN(m.infos, read_array(read, get<u64>(prb, l.infos), l.size_info * m.count, "prb.desc_ring.infos"));
-  ASSIGN_OR_RETURN(m.text, read_array(read, get<u64>(prb, l.data), m.data_size, "prb.text_data_ring.data"));
+  m.data = get<u64>(prb, l.data);
+  LazyArray descs(read, get<u64>(prb, l.descs), l.size_desc, m.count, "prb.desc_ring.descs");
+  LazyArray infos(read, get<u64>(prb, l.infos), l.size_info, m.count, "prb.desc_ring.infos");
+  TRY(descs.probe());
+  TRY(infos.probe());
+  {
+    std::byte first[1];
+    TRY_CTX(read(VirtAddr(m.data), first), "reading prb.text_data_ring.data (" + std::to_string(m.data_size) +
+                                                " bytes at " + hex(m.data) + ")");
+  }
+  m.descs = &descs;
+  m.infos = &infos;
 
   DmesgLog log;
   log.layout = "printk_ringbuffer";
@@ -262,8 +339,25 @@ Result<DmesgLog> dump_prb(const Vmcoreinfo& vi, const VirtReader& read, const Dm
     tail = (head - span) & kDescIdMask;
   }
   u64 id = tail;
-  for (u64 i = 0; i <= span; ++i, id = (id + 1) & kDescIdMask)
-    if (dump_record(l, m, id, opt, log)) ++log.records;
+  for (u64 i = 0; i <= span; ++i, id = (id + 1) & kDescIdMask) {
+    if (dump_record(l, m, read, id, opt, log)) ++log.records;
+    // Live records own disjoint blocks of the data ring, so a sane ring
+    // never prints more text than the ring holds; descriptors pointing at
+    // the same bytes again and again would make the log grow without end.
+    if (m.text_bytes > 2 * m.data_size) {
+      log.warnings.push_back("records after id " + hex(id) + " skipped: " + std::to_string(m.text_bytes) +
+                             " bytes of text printed from a data ring of " + std::to_string(m.data_size) +
+                             " (descriptors overlap)");
+      break;
+    }
+  }
+  for (LazyArray* a : {&descs, &infos})
+    if (a->bad_chunks())
+      log.warnings.push_back(std::to_string(a->bad_chunks()) + " chunks of " + a->what() +
+                             " could not be read; their records are missing");
+  if (m.unreadable_text)
+    log.warnings.push_back("the text of " + std::to_string(m.unreadable_text) +
+                           " records could not be read from prb.text_data_ring.data; they are missing");
   return log;
 }
 
@@ -291,37 +385,67 @@ Result<DmesgLog> dump_log_buf(const Vmcoreinfo& vi, const VirtReader& read, cons
   ASSIGN_OR_RETURN(u64 buf_len, read_word(read, len_sym, 4, "log_buf_len"));
   ASSIGN_OR_RETURN(u64 first, read_word(read, *first_sym, 4, "log_first_idx"));
   ASSIGN_OR_RETURN(u64 next_idx, read_word(read, next_sym, 4, "log_next_idx"));
-  if (buf_len < size_log || buf_len > kMaxArrayBytes)
-    return make_error("log_buf_len=" + std::to_string(buf_len) + " at " + hex(len_sym) + " is implausible");
-  ASSIGN_OR_RETURN(auto buf, read_array(read, buf_addr, buf_len, "log_buf"));
+  if (buf_len < size_log || buf_len > kMaxLogBufLen)
+    return make_error("log_buf_len=" + std::to_string(buf_len) + " at " + hex(len_sym) +
+                      " is implausible (expected " + std::to_string(size_log) + ".." + std::to_string(kMaxLogBufLen) +
+                      ", LOG_BUF_LEN_MAX)");
+
+  // Records are read one at a time (header, then text), never the whole
+  // buffer. A ring that cannot be read at its first record is an error;
+  // damage further on ends the log with a warning.
+  std::vector<std::byte> hdr(size_log), text;
+  auto read_hdr = [&](u64 idx) { return read(VirtAddr(buf_addr + idx), hdr); };
 
   DmesgLog log;
   log.layout = "printk_log";
-  // Every record is at least size_log bytes, so a ring holds at most
-  // buf_len / size_log of them: more steps mean a cycle (makedumpfile's
+  // The walk from first to next covers less than one lap of the ring: at
+  // most one wrap to index 0, and each record moves ptr forward by at least
+  // size_log bytes within a lap. More means a cycle (makedumpfile's
   // detect_cycle) or a zero-length record.
-  const u64 max_steps = buf_len / size_log + 1;
-  u64 ptr = first;
-  for (u64 step = 0; ptr != next_idx; ++step) {
-    if (step > max_steps) {
-      log.warnings.push_back("log_buf records form a cycle; log cut at index " + hex(ptr));
-      break;
-    }
+  u64 ptr = first, wraps = 0, consumed = 0;
+  bool first_rec = true;
+  while (ptr != next_idx) {
     if (ptr > buf_len - size_log) {
       log.warnings.push_back("log_buf index " + hex(ptr) + " is outside log_buf (" + hex(buf_len) + " bytes); log cut there");
       break;
     }
+    if (auto r = read_hdr(ptr); !r.ok()) {
+      if (first_rec)
+        return std::move(r).error().with_context("reading log_buf record at index " + hex(ptr) + " (" +
+                                                  hex(buf_addr + ptr) + ")");
+      log.warnings.push_back("log_buf record at index " + hex(ptr) + " is unreadable; log cut there");
+      break;
+    }
+    first_rec = false;
     // A zero len marks the end of the buffer: the record is at offset 0.
-    u64 msglen = get<u16>(buf, ptr + off_len);
-    const u64 rec = msglen ? ptr : 0;
-    if (!msglen) msglen = get<u16>(buf, off_len);
-    u64 text_len = get<u16>(buf, rec + off_text_len);
+    u64 msglen = get<u16>(hdr, off_len);
+    u64 rec = ptr;
+    if (!msglen) {
+      rec = 0;
+      if (++wraps > 1 || !read_hdr(0).ok()) {
+        log.warnings.push_back("log_buf records wrap to index 0 again at " + hex(ptr) + " (a cycle); log cut there");
+        break;
+      }
+      msglen = get<u16>(hdr, off_len);
+    }
+    if (msglen < size_log || consumed + msglen > buf_len) {
+      log.warnings.push_back("log_buf record at " + hex(rec) + " has len " + std::to_string(msglen) +
+                             (msglen < size_log ? ", shorter than its header" : ", past one lap of the ring") +
+                             " (a cycle); log cut there");
+      break;
+    }
+    consumed += msglen;
+    u64 text_len = get<u16>(hdr, off_text_len);
     if (text_len > buf_len - rec - size_log) {
       log.warnings.push_back("log_buf record at " + hex(rec) + " runs past log_buf; text cut");
       text_len = buf_len - rec - size_log;
     }
-    format_record(log.text, get<u64>(buf, rec + off_ts), std::nullopt,
-                  std::span<const std::byte>(buf.data() + rec + size_log, text_len));
+    text.resize(text_len);  // <= 0xffff
+    if (text_len && !read(VirtAddr(buf_addr + rec + size_log), text).ok()) {
+      log.warnings.push_back("log_buf record text at " + hex(rec + size_log) + " is unreadable; log cut there");
+      break;
+    }
+    format_record(log.text, get<u64>(hdr, off_ts), std::nullopt, text);
     ++log.records;
     ptr = rec + msglen;
   }

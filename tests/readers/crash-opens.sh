@@ -44,7 +44,7 @@ if [ -s "$WORK/lkcd" ]; then
   cmdline=$("$SALVAGE" info --vmlinux "$VMLINUX" "$WORK/lkcd" | sed -n 's/^crash: *crash //p')
   kaslr=$(echo "$cmdline" | grep -o -- '--kaslr=[^ ]*')
   machdep=$(echo "$cmdline" | grep -o -- 'phys_base=[^ ]*')
-  # bt on LKCD is a stretch (crash's x86_64 LKCD path is old); see docs/formats/lkcd.md.
-  CHECK_BT=0 check_crash lkcd "$WORK/lkcd" "$kaslr" --machdep "$machdep"
+  # bt works on LKCD too (registers from the arch header); docs/formats/lkcd.md.
+  check_crash lkcd "$WORK/lkcd" "$kaslr" --machdep "$machdep"
 fi
 finish

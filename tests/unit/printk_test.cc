@@ -466,5 +466,107 @@ TEST(PrintkLogBuf, CorruptIndexesStopWithWarnings) {
   EXPECT_NE(log->warnings.at(0).find("outside log_buf"), std::string::npos);
 }
 
+// ---- bounds found by fuzz-printk: the rings are never read whole
+
+// A VirtReader that remembers the largest single read.
+struct ReadSizes {
+  const FakeMemory& mem;
+  u64 largest = 0;
+  VirtReader reader() {
+    return [this](VirtAddr va, std::span<std::byte> out) {
+      largest = std::max<u64>(largest, out.size());
+      return mem.read(va, out);
+    };
+  }
+};
+
+TEST(PrintkBounds, LargestLegalRingsAreReadLazily) {
+  // count_bits 26 / size_bits 31 are the kernel's maxima (log_buf_len= up
+  // to LOG_BUF_LEN_MAX). Before, salvage allocated and read 1.5 GiB of
+  // descriptors and 2 GiB of text up front; now it reads a chunk or one
+  // record at a time, and the unmapped parts are reported.
+  SynthRing r(4, 10);
+  for (int i = 0; i < 5; ++i) r.append("m" + std::to_string(i), 0);
+  store_le<u32>(r.prb_->data() + 0, 26);
+  store_le<u32>(r.prb_->data() + 48, 31);
+  ReadSizes rs{r.mem};
+  auto log = extract_dmesg(r.vi, rs.reader());
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_LE(rs.largest, 64u * 1024);
+  ASSERT_FALSE(log->warnings.empty());
+  EXPECT_NE(log->warnings.back().find("could not be read"), std::string::npos) << log->warnings.back();
+}
+
+TEST(PrintkBounds, RingSizesPastTheKernelMaximumNameTheKey) {
+  SynthRing r(4, 10);
+  r.append("a", 0);
+  store_le<u32>(r.prb_->data() + 0, 27);
+  auto log = r.extract();
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find("prb.desc_ring.count_bits=27"), std::string::npos) << log.error().message;
+  store_le<u32>(r.prb_->data() + 0, 4);
+  store_le<u32>(r.prb_->data() + 48, 32);
+  log = r.extract();
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find("prb.text_data_ring.size_bits=32"), std::string::npos) << log.error().message;
+}
+
+TEST(PrintkBounds, AnUnreadableChunkLosesOnlyItsRecords) {
+  // 512 descriptors of 24 bytes: chunks of 170. Unmap the second chunk.
+  SynthRing r(9, 14);
+  for (int i = 0; i < 300; ++i) r.append("rec" + std::to_string(i), 0);
+  std::vector<std::byte> all = r.mem.regions[kDescs];
+  const u64 chunk = 170 * 24;
+  r.mem.regions[kDescs] = std::vector<std::byte>(all.begin(), all.begin() + chunk);
+  r.mem.regions[kDescs + 2 * chunk] = std::vector<std::byte>(all.begin() + 2 * chunk, all.end());
+  auto log = r.extract();
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_GT(log->records, 100u);
+  EXPECT_LT(log->records, 300u);
+  EXPECT_NE(log->text.find("] rec299\n"), std::string::npos);
+  ASSERT_FALSE(log->warnings.empty());
+  EXPECT_NE(log->warnings.back().find("prb.desc_ring.descs"), std::string::npos) << log->warnings.back();
+  r.mem.regions.erase(kData);  // no text ring at all: an error naming it
+  auto none = r.extract();
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("prb.text_data_ring.data"), std::string::npos) << none.error().message;
+}
+
+TEST(PrintkBounds, DescriptorsSharingOneBlockDoNotGrowTheLogWithoutEnd) {
+  SynthRing r(4, 8);
+  for (int i = 0; i < 16; ++i) r.append("x", 0);
+  for (const auto& e : r.live) {
+    r.set_lpos(e.first, 256, 512);  // every record: the whole ring
+    store_le<u16>(r.infos_->data() + (e.first % 16) * 88 + 16, 240);
+  }
+  auto log = r.extract();
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_LE(log->records, 3u);
+  ASSERT_FALSE(log->warnings.empty());
+  EXPECT_NE(log->warnings.back().find("descriptors overlap"), std::string::npos) << log->warnings.back();
+}
+
+TEST(PrintkBounds, LogBufIsReadARecordAtATime) {
+  LogBuf b(128);
+  u32 p = b.put(0, 1000000, "first");
+  p = b.put(p, 2000000, "second");
+  b.idx(0, p);
+  store_le<u32>(b.mem.regions[LogBuf::kSyms].data() + 8, 1u << 31);  // LOG_BUF_LEN_MAX, 128 bytes mapped
+  ReadSizes rs{b.mem};
+  auto log = extract_dmesg(b.vi, rs.reader());
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_EQ(log->text, "[    0.001000] first\n[    0.002000] second\n");
+  EXPECT_LE(rs.largest, 64u * 1024);
+  store_le<u32>(b.mem.regions[LogBuf::kSyms].data() + 8, 0xffffffffu);
+  log = extract_dmesg(b.vi, b.mem.reader());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find("log_buf_len=4294967295"), std::string::npos) << log.error().message;
+  b.mem.regions.erase(LogBuf::kBuf);
+  store_le<u32>(b.mem.regions[LogBuf::kSyms].data() + 8, 128);
+  log = extract_dmesg(b.vi, b.mem.reader());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find("log_buf record at index 0x0"), std::string::npos) << log.error().message;
+}
+
 }  // namespace
 }  // namespace salvage
