@@ -106,11 +106,7 @@ class KdumpReader final : public DumpReader {
                        "is " + std::to_string(max_mapnr_) + ", more than the " + std::to_string(bm_len * 8) +
                            " pfns that bitmap_blocks at " + hex(offsetof(DiskDumpHeader, bitmap_blocks)) + " (" +
                            std::to_string(h.bitmap_blocks) + ") can describe");
-    u64 one = bitmap_blocks_one(max_mapnr_, block_);
-    if (h.bitmap_blocks < one)
-      return bad_field("bitmap_blocks", offsetof(DiskDumpHeader, bitmap_blocks),
-                       "is " + std::to_string(h.bitmap_blocks) + ", too small for max_mapnr " +
-                           std::to_string(max_mapnr_) + " (needs " + std::to_string(one) + " per bitmap)");
+    const u64 one = bitmap_blocks_one(max_mapnr_, block_);  // <= bitmap_blocks, by the check above
     if (bm_off + bm_len > src_.size())
       return bad_field("bitmap_blocks", offsetof(DiskDumpHeader, bitmap_blocks),
                        "puts the bitmaps at " + hex(bm_off) + ".." + hex(bm_off + bm_len) + ", past the end of the file (" +
