@@ -80,7 +80,8 @@ LAB_CACHE := $(LAB)
 include tests/vm/lab.mk
 lab lab-la57: $(DEPS_STAMP)
 
-test-readers: $(BIN) lab lab-la57
+test-readers: $(BIN) lab lab-la57 $(BUILD)/unit-tests
+	tests/readers/tools/elflkcd-synthetic.sh $(BUILD)/unit-tests
 	tests/readers/run-all.sh $(LAB)
 
 test: test-unit test-readers test-fuzz

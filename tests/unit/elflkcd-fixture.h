@@ -2,7 +2,7 @@
 // Synthetic dump inputs shared by the ELF and LKCD writer tests: an in-memory
 // Sink, a note section (PRSTATUS per CPU + VMCOREINFO), a memory map with a
 // kernel-image mapping, and a page pattern that readers can check
-// (tests/readers/check-synthetic.py computes the same pattern).
+// (tests/readers/tools/check-synthetic.py computes the same pattern).
 #pragma once
 
 #include <zlib.h>
@@ -163,7 +163,7 @@ inline Result<void> write_all(DumpWriter& w, Synthetic& s, PageEncoding enc, boo
   return w.finish(complete);
 }
 
-// Where to leave the outputs for tests/readers/check-synthetic.* (unset: nowhere).
+// Where to leave the outputs for tests/readers/tools/check-synthetic.* (unset: nowhere).
 inline void maybe_save(const std::string& name, const std::vector<std::byte>& bytes) {
   const char* dir = std::getenv("SALVAGE_SYNTHETIC_DIR");
   if (!dir) return;

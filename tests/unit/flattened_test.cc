@@ -211,7 +211,7 @@ TEST(Flattened, MakedumpfileRebuildIsIdentical) {
     auto o = write_both(PageEncoding::kZlib, complete, complete ? SIZE_MAX : 500);
     write_file(dir + "/stream", o.stream);
     write_file(dir + "/direct", o.direct);
-    std::string cmd = repo_root() + "/tests/readers/flattened-rebuild.sh " + dir + "/stream " + dir + "/direct";
+    std::string cmd = repo_root() + "/tests/readers/tools/flattened-rebuild.sh " + dir + "/stream " + dir + "/direct";
     int rc = std::system(cmd.c_str());
     EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd;
   }

@@ -348,7 +348,7 @@ TEST(Kdump, LibkdumpfileReadsEveryCodec) {
     std::string dump = dir + "/dump." + encoding_name(enc);
     write_file(dump, f);
     std::string exp = expected_pages(s, dir);
-    std::string cmd = "/usr/bin/python3 " + repo_root() + "/tests/readers/kdump-libkdumpfile.py " + dump + " " + exp;
+    std::string cmd = "/usr/bin/python3 " + repo_root() + "/tests/readers/tools/kdump-libkdumpfile.py " + dump + " " + exp;
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     unlink(dump.c_str());
     unlink(exp.c_str());
