@@ -34,7 +34,7 @@ def check(path, fmt, excluded_may_read_zero):
     k = kdumpfile.kdumpfile(path)
     got = k.attr["file.format"]
     assert got == fmt, f"{path}: libkdumpfile says format {got!r}, expected {fmt!r}"
-    data = zero = missing = 0
+    data = zero = missing = gap = 0
     for pfn in range(0, MAX_PFN + 16):
         try:
             b = bytes(k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * PAGE, PAGE))
@@ -45,6 +45,10 @@ def check(path, fmt, excluded_may_read_zero):
         if kept(pfn):
             assert b == pattern(pfn), f"{path}: pfn {pfn:#x} content differs"
             data += 1
+        elif excluded_may_read_zero and 0x10 <= pfn < 0x15 and b == pattern(pfn):
+            # ELF: a gap shorter than 256 pages stays in p_filesz with its
+            # real contents, as makedumpfile -E writes it.
+            gap += 1
         else:
             assert excluded_may_read_zero and b == bytes(PAGE), f"{path}: excluded pfn {pfn:#x} has data"
             zero += 1
