@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "formats/hex.h"
 #include "agent/kernel-memory.h"
 
 #include <cinttypes>
@@ -12,11 +13,6 @@ namespace salvage {
 namespace {
 constexpr u64 kStartKernelMap = 0xffffffff80000000ULL;  // arch/x86/include/asm/page_64_types.h
 constexpr u64 kPresent = 1, kPageSizeBit = 1ULL << 7;
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 }  // namespace
 
 Result<KernelMemory> KernelMemory::create(DumpReader& dump, const Vmcoreinfo& vi) {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "formats/hex.h"
 #include "agent/mem-map.h"
 
 #include <cinttypes>
@@ -10,11 +11,6 @@ namespace salvage {
 
 namespace {
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 // Result of one validate_mem_section() pass (makedumpfile 1.7.2).
 enum class Validation { kOk, kNoneValid, kBadMemMap, kUnreadableRoot };

@@ -4,6 +4,7 @@
 // create_2nd_bitmap, __exclude_unnecessary_pages, is_cache_page, isHugetlb,
 // isOffline, page_is_buddy_v2/v3, setup_page_is_buddy; makedumpfile.h
 // test_bit, isAnon. Nothing is copied; behaviour is reimplemented.
+#include "formats/hex.h"
 #include "agent/page-filter.h"
 
 #include <cinttypes>
@@ -15,11 +16,6 @@ namespace salvage {
 
 namespace {
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 template <typename T>
 std::optional<T> opt(Result<T> r) {

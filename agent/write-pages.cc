@@ -4,6 +4,7 @@
 // compresses it with one codec per thread into fixed slots, and the main
 // thread passes the slots to the writer in pfn order. Memory is bounded by
 // the batch, whatever the dump's size.
+#include "formats/hex.h"
 #include "agent/write-pages.h"
 
 #include <cinttypes>
@@ -15,11 +16,6 @@ namespace salvage {
 namespace {
 constexpr size_t kBatchPages = 256;  // 1 MiB of input per batch
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 // Collects up to kBatchPages set pfns starting at `from`.
 size_t next_batch(const PageBitmap& kept, Pfn& from, Pfn* out) {

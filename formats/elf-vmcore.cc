@@ -4,6 +4,7 @@
 // (fs/proc/vmcore.c, kernel/crash_core.c crash_prepare_elf64_headers). We
 // resolve overlaps the way crash does: the first PT_LOAD in header order that
 // covers an address supplies it.
+#include "formats/hex.h"
 #include "formats/elf-vmcore.h"
 
 #include <gelf.h>
@@ -20,11 +21,6 @@ namespace salvage {
 
 namespace {
 
-std::string hex(u64 v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
 
 constexpr u64 kKernelTextMapBase = 0xffffffff80000000ULL;  // __START_KERNEL_map
 constexpr u64 kMaxHeaderBytes = 64ULL << 20;               // sanity bound on phdr table

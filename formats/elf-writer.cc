@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "formats/hex.h"
 #include "formats/endian.h"
 #include "formats/format-table.h"
 
@@ -41,11 +42,6 @@ namespace {
 constexpr u64 kPfnExcluded = 256;  // makedumpfile.h PFN_EXCLUDED
 constexpr u32 kDumpElfIncomplete = 0x1;  // makedumpfile.h DUMP_ELF_INCOMPLETE (e_flags)
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 // One output PT_LOAD.
 struct Load {

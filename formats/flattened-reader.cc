@@ -11,6 +11,7 @@
 #include <cstring>
 #include <queue>
 
+#include "formats/hex.h"
 #include "formats/endian.h"
 #include "formats/flattened.h"
 #include "formats/format-table.h"
@@ -19,11 +20,6 @@ namespace salvage {
 
 namespace {
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 constexpr u64 kMaxFlatHoles = 64ULL << 20;
 

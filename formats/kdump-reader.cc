@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "formats/hex.h"
 #include "formats/endian.h"
 #include "formats/format-table.h"
 #include "formats/kdump.h"
@@ -19,11 +20,6 @@ namespace {
 
 using namespace kdump;
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 Error bad_field(const char* field, u64 off, const std::string& why) {
   return make_error(std::string(field) + " at " + hex(off) + " " + why);

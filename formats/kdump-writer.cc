@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "formats/hex.h"
 #include "formats/elf-notes.h"
 #include "formats/format-table.h"
 #include "formats/kdump.h"
@@ -36,11 +37,6 @@ constexpr size_t kDataChunk = 1 << 20;
 constexpr size_t kDescChunk = (1 << 20) / sizeof(PageDesc);
 constexpr std::byte kZeroPage[kPageSize] = {};
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 void copy_uts(char (&dst)[kUtsLen], const std::string& s) {
   std::memset(dst, 0, kUtsLen);

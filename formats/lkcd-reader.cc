@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "formats/hex.h"
 #include "formats/elf-notes.h"
 #include "formats/endian.h"
 #include "formats/format-table.h"
@@ -22,11 +23,6 @@ namespace {
 
 using namespace lkcd;
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 std::string field(const char* name, size_t off) { return std::string(name) + " at " + hex(off); }
 

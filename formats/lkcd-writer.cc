@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "formats/hex.h"
 #include "formats/elf-notes.h"
 #include "formats/endian.h"
 #include "formats/format-table.h"
@@ -28,11 +29,6 @@ using namespace lkcd;
 
 constexpr u64 kFirstPage = 65536;  // dh_dump_buffer_size; also v8's fixed offset
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 template <size_t N>
 void put_str(char (&dst)[N], const std::string& s) {

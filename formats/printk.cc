@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "formats/hex.h"
 #include "formats/printk.h"
 
 #include <cinttypes>
@@ -30,11 +31,6 @@ constexpr u64 kDescFlagsShift = 62;
 constexpr u64 kDescIdMask = ~(3ULL << kDescFlagsShift);
 constexpr u64 kDescCommitted = 1, kDescFinalized = 2;
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 // C-locale isprint()/isspace(), as makedumpfile (which never calls
 // setlocale) sees them. Bytes >= 0x80 are negative chars there: neither.
