@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // ELF64 ET_CORE writer, laid out like `makedumpfile -E` (makedumpfile 1.7.x,
 // write_elf_header / write_elf_pages_cyclic) with what crash, gdb and drgn
-// need (docs: /work/shared/reference/formats.md 4.5, 4.6):
+// need (docs/formats/elf.md):
 //
 //   0                Elf64_Ehdr
 //   64               Elf64_Phdr[phnum]: [0] PT_NOTE, then PT_LOADs
@@ -15,8 +15,8 @@
 // Splitting: within each source range, a run of >= 256 excluded pages
 // (makedumpfile PFN_EXCLUDED) ends a PT_LOAD; the run counts in p_memsz but
 // not p_filesz and the next PT_LOAD starts at the next kept page with p_vaddr
-// advanced alike. Shorter runs stay in p_filesz. makedumpfile copies their
-// real contents; salvage never receives excluded pages, so they are zeros.
+// advanced alike. Shorter runs stay in p_filesz with their real contents, as
+// makedumpfile copies them: pages_to_write() asks the pipeline for them.
 //
 // Kernel image mapping (info.extra_loads, p_vaddr in __START_KERNEL_map):
 // makedumpfile writes its data a second time. We split it the same way but
