@@ -36,6 +36,8 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path, bo
   // page per call, while mmap maps old memory directly. A regular file is
   // read with pread, which is as fast there and cannot SIGBUS when the file
   // shrinks under us (a dump still being copied, a truncated disk).
+  // Dumps are read front to back: ask for aggressive readahead.
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   struct statfs fs {};
   bool procfs = fstatfs(fd, &fs) == 0 && fs.f_type == 0x9fa0;  // PROC_SUPER_MAGIC
   return std::unique_ptr<FileSource>(new FileSource(path, fd, size, use_mmap && procfs && S_ISREG(st.st_mode)));

@@ -83,11 +83,15 @@ bool is_zero_page(const std::byte* p) {
 }
 
 static Result<void> read_batch(DumpReader& dump, const Pfn* pfns, size_t n, std::byte* buf) {
-  for (size_t i = 0; i < n; ++i) {
-    std::span<std::byte> page(buf + i * kPageSize, kPageSize);
-    ASSIGN_OR_RETURN(PageState st, dump.read_page(pfns[i], page));
-    if (st == PageState::kHole || st == PageState::kExcluded || st == PageState::kMissing)
-      return make_error("pfn " + hex(pfns[i].value) + " is kept but the source has it " + page_state_name(st));
+  PageState states[kBatchPages];
+  for (size_t i = 0; i < n;) {
+    size_t run = 1;  // consecutive pfns are read with one call
+    while (i + run < n && pfns[i + run] == pfns[i] + run) ++run;
+    TRY(dump.read_pages(pfns[i], run, std::span<std::byte>(buf + i * kPageSize, run * kPageSize), states + i));
+    for (size_t k = i; k < i + run; ++k)
+      if (states[k] == PageState::kHole || states[k] == PageState::kExcluded || states[k] == PageState::kMissing)
+        return make_error("pfn " + hex(pfns[k].value) + " is kept but the source has it " + page_state_name(states[k]));
+    i += run;
   }
   return Ok();
 }

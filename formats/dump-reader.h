@@ -57,6 +57,16 @@ class DumpReader {
   virtual std::vector<MemoryRange> kernel_image() const { return {}; }
   // Reads one page into out (kPageSize bytes). Errors are I/O or corruption.
   virtual Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) = 0;
+  // Reads `count` consecutive pages from `first` into out (count pages of
+  // bytes), one state per page. Formats that store runs of pages
+  // contiguously override it to read a run in one call; the default reads
+  // page by page.
+  virtual Result<void> read_pages(Pfn first, size_t count, std::span<std::byte> out, PageState* states) {
+    for (size_t i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(states[i], read_page(first + i, out.subspan(i * kPageSize, kPageSize)));
+    }
+    return Ok();
+  }
 };
 
 // Information derived from the notes that every reader shares.

@@ -197,6 +197,29 @@ Result<std::unique_ptr<ElfVmcoreReader>> ElfVmcoreReader::open(ByteSource& src) 
   return r;
 }
 
+Result<void> ElfVmcoreReader::read_pages(Pfn first, size_t count, std::span<std::byte> out, PageState* states) {
+  // A run inside one segment's file data is contiguous in the file: one
+  // read instead of one per page (a 64 GiB vmcore is 16 Mi pages).
+  const u64 pa = first.value << kPageShift, len = count * kPageSize;
+  for (const auto& s : layout_.loads) {
+    if (s.paddr.value <= pa && pa + len <= s.paddr.value + s.filesz) {
+      // First segment in header order covering pa wins, as in read_page.
+      bool shadowed = false;
+      for (const auto& t : layout_.loads) {
+        if (&t == &s) break;
+        if (t.paddr.value < pa + len && pa < t.paddr.value + t.memsz) shadowed = true;
+      }
+      if (shadowed) break;
+      TRY_CTX(src_.read_at(s.offset + (pa - s.paddr.value), out.first(len)),
+              "reading pfns " + hex(first.value) + "+" + std::to_string(count) + " at file offset " +
+                  hex(s.offset.value + (pa - s.paddr.value)));
+      for (size_t i = 0; i < count; ++i) states[i] = PageState::kData;
+      return Ok();
+    }
+  }
+  return DumpReader::read_pages(first, count, out, states);
+}
+
 Result<PageState> ElfVmcoreReader::read_page(Pfn pfn, std::span<std::byte> out) {
   const u64 pa = pfn.value << kPageShift;
   const u64 pend = pa + kPageSize;

@@ -35,6 +35,7 @@ class ElfVmcoreReader final : public DumpReader {
   Pfn max_pfn() const override { return max_pfn_; }
   const std::vector<MemoryRange>& ram() const override { return ram_; }
   Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) override;
+  Result<void> read_pages(Pfn first, size_t count, std::span<std::byte> out, PageState* states) override;
   std::vector<MemoryRange> kernel_image() const override { return image_; }
   const ElfVmcoreLayout& layout() const { return layout_; }
 
