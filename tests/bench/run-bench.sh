@@ -61,7 +61,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
   echo "lab vmcore of $LAB_KEY ($(( $(stat -c %s "$VMCORE") >> 20 )) MiB ELF, 1 GiB guest)."
   echo "Best of $REPEAT runs. The vmcore is read from the page cache (warm), as /proc/vmcore"
   echo "is read from memory in a capture kernel; a cold disk would time the disk, not the tools."
-  echo "makedumpfile $(makedumpfile -v 2>&1 | head -1 | awk '{print $2}')."
+  echo "makedumpfile $(makedumpfile -v 2>&1 | head -1 | awk '{print $3}'), salvage $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
   echo "Numbers from one noisy machine: compare ratios within this run, not across runs."
   echo
   echo "| run | wall s | peak RSS KiB | output bytes |"
@@ -81,5 +81,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
   done
   echo
   echo "Output of \`-c -d 0\` byte-identical for -j1 and -j2: $IDENTICAL."
+  echo
+  cat "$ROOT/tests/bench/notes.md"
 } > "$OUT"
 cat "$OUT"
