@@ -83,4 +83,16 @@ if [ -n "${MAKEDUMPFILE_NEW:-}" ]; then
   MDF=$MAKEDUMPFILE_NEW compare "--caller-id, non-printable bytes" --caller-id -- "$WORK/patched"
 fi
 rm -f "$WORK/patched"
+# Every format salvage writes gives the same log as makedumpfile reads from
+# the source vmcore.
+for variant in "zlib -c" "lzo -l" "snappy -p" "zstd -z" "raw" "elf -E" "lkcd --lkcd -c" "flattened -F -c"; do
+  set -- $variant
+  name=$1; shift
+  if "$SALVAGE" convert -d 31 "$@" "$VMCORE" "$WORK/sv.$name" 2> "$WORK/sv.log"; then
+    SV_DUMP="$WORK/sv.$name" compare "salvage $name -d 31 (vs makedumpfile on the source)" -- "$VMCORE"
+  else
+    fail "salvage convert $name: $(tail -1 "$WORK/sv.log")"
+  fi
+  rm -f "$WORK/sv.$name"
+done
 finish
