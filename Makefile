@@ -8,7 +8,7 @@ CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -I. -MMD -MP -D_FILE_OFFSET_BITS=64
 # -static, not -static-pie: `file salvage` must say "statically linked".
 LDSTATIC := -static
-LIBS     := -lelf -lzstd -llzo2 -lsnappy -ldeflate -lz -lpthread
+LIBS     := -lblkid -lelf -lzstd -llzma -llzo2 -lsnappy -ldeflate -lz -lpthread
 
 BUILD    := build
 CACHE    ?= .cache
@@ -23,11 +23,12 @@ UNIT_OBJ    := $(patsubst %.cc,$(BUILD)/%.o,$(UNIT_SRC))
 
 # Debian packages the build and the tests need. Installed by `make deps`.
 DEBIAN_PACKAGES := build-essential pkg-config libelf-dev zlib1g-dev libdeflate-dev libzstd-dev \
-  liblzo2-dev libsnappy-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev \
+  liblzma-dev liblzo2-dev libsnappy-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev \
   qemu-system-x86 cpio kmod file binutils makedumpfile crash python3-libkdumpfile \
-  python3-minimal ca-certificates time
+  python3-minimal ca-certificates time systemd \
+  libblkid-dev fdisk
 
-.PHONY: all deps test test-unit test-lab test-readers test-fuzz fuzz test-slow bench demo lab lab-la57 help clean
+.PHONY: all deps test test-unit test-units lab-agent test-lab test-readers test-fuzz fuzz test-slow bench demo lab lab-la57 help clean
 
 BIN ?= salvage
 
@@ -38,6 +39,7 @@ help:
 	@echo "make deps       install the Debian packages the build and tests need"
 	@echo "make test       unit tests, crash lab, independent readers, short fuzzing"
 	@echo "make test-unit  GoogleTest unit tests only"
+	@echo "make lab-agent  capture agent end to end in the lab VM (panic, /init capture, save, crash)"
 	@echo "make lab        produce the lab vmcore (Debian cloud kernel under QEMU, cached in $(LAB))"
 	@echo "make test-slow  longer proofs (10 minutes of fuzzing per parser)"
 	@echo "make test-fuzz  each fuzzer for FUZZ_SECONDS (20); make fuzz = 600 s each"
@@ -72,6 +74,10 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 $(BUILD)/filter-compare: $(BUILD)/tests/tools/filter-compare.o $(LIB_OBJ)
 	$(CXX) -o $@ $^ $(LIBS)
 
+# Test-only helper: a raw-device dump container from a vmcore (tests/readers/save-lab.sh).
+$(BUILD)/make-container: $(BUILD)/tests/tools/make-container.o $(LIB_OBJ)
+	$(CXX) -o $@ $^ $(LIBS)
+
 test-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --gtest_brief=1
 
@@ -84,7 +90,18 @@ test-readers: $(BIN) lab lab-la57 $(BUILD)/unit-tests
 	tests/readers/tools/elflkcd-synthetic.sh $(BUILD)/unit-tests
 	tests/readers/run-all.sh $(LAB)
 
-test: test-unit test-fuzz test-readers
+# The capture agent in the lab VM: salvage load, panic, salvage as /init
+# writing to a partition found by LABEL=, salvage save, crash; then the
+# missing-target failure case (tests/vm/run-agent-lab.sh, one boot each).
+lab-agent: $(BIN) lab
+	tests/vm/run-agent-lab.sh $(LAB) $(BIN)
+	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --missing-target
+
+# systemd-analyze verify on systemd/*.service inside a temporary root.
+test-units: $(DEPS_STAMP)
+	tests/readers/systemd-units.sh
+
+test: test-unit test-units test-fuzz test-readers
 
 test-slow: test fuzz
 

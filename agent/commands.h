@@ -8,5 +8,10 @@ namespace salvage {
 int cmd_info(int argc, char** argv);
 int cmd_dmesg(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
+int cmd_save(int argc, char** argv);
+int cmd_mkinitramfs(int argc, char** argv);
+int cmd_load(int argc, char** argv);
+int cmd_status(int argc, char** argv);
+int cmd_test(int argc, char** argv);
 
 }  // namespace salvage

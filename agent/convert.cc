@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/commands.h"
+#include "agent/convert.h"
 #include "agent/file-sink.h"
 #include "agent/file-source.h"
 #include "agent/header-info.h"
@@ -130,6 +131,100 @@ void print_summary(const FilterResult& f, const WriteStats& w, double seconds) {
 
 }  // namespace
 
+Result<std::unique_ptr<PreparedDump>> prepare_conversion(DumpReader& dump, int dump_level, const Log& log) {
+  auto p = std::make_unique<PreparedDump>();
+  for (const auto& n : dump.metadata().notes_for_user) log.warn("%s", n.c_str());
+
+  // 2. Identify the crashed kernel from the notes.
+  auto id = identify(dump.notes());
+  if (!id.ok()) return std::move(id).error().with_context("parsing the ELF notes");
+  p->id = std::move(*id);
+  if (p->id.cpus.empty()) p->degradations.push_back("no NT_PRSTATUS note: registers of the CPUs are unknown");
+
+  // 3. Address translation through the crashed kernel's page tables.
+  if (p->id.vmcoreinfo) {
+    auto m = KernelMemory::create(dump, *p->id.vmcoreinfo);
+    if (m.ok()) p->mem = std::move(*m);
+    else p->degradations.push_back("no address translation: " + m.error().message);
+  } else {
+    p->degradations.push_back("no VMCOREINFO note");
+  }
+
+  // 4. Decide which pages to keep (makedumpfile dump levels).
+  Result<FilterResult> filtered = p->mem ? filter_pages(dump, *p->mem, *p->id.vmcoreinfo, dump_level, log)
+                                         : filter_without_mem_map(dump, dump_level, log);
+  if (!filtered.ok()) return std::move(filtered).error().with_context("filtering pages");
+  p->filtered = std::move(*filtered);  // filter_pages has reported its own degradations
+
+  // 5. A source that was itself filtered (a kdump or LKCD file) lacks some
+  // pages: they cannot be kept, and the source's level carries over, as
+  // when makedumpfile refilters a dump (it ORs the old dump level in).
+  FilterResult& f = p->filtered;
+  u64 absent = 0;
+  for (u64 pfn = 0; pfn < f.kept.max_pfn().value; ++pfn)
+    if (f.kept.test(Pfn(pfn)) && !dump.has_page(Pfn(pfn))) {
+      f.kept.set(Pfn(pfn), false);
+      ++absent;
+    }
+  if (absent) {
+    f.effective_dump_level |= dump.metadata().dump_level;
+    log.info("%llu pages are not in the source dump (written at -d %d); dump level %d",
+             static_cast<unsigned long long>(absent), dump.metadata().dump_level, f.effective_dump_level);
+  }
+  return p;
+}
+
+Result<WriteStats> write_conversion(DumpReader& dump, PreparedDump& p, Sink& sink, const ConvertSettings& s,
+                                    const Log& log) {
+  FilterResult& f = p.filtered;
+  // 5. Pick the writer from the format table.
+  ASSIGN_OR_RETURN(auto writer_p, make_dump_writer(s.format, sink));
+  DumpWriter& writer = *writer_p;
+
+  // 6. Header: who crashed, when, and which pages follow.
+  ParallelFor pool(s.threads);
+  DumpHeaderInfo info;
+  fill_header_identity(info, p.id, p.mem ? &*p.mem : nullptr, p.degradations);
+  info.notes = dump.notes();
+  info.dump_level = f.effective_dump_level;
+  info.encoding = writer.accepts(s.encoding) ? s.encoding : PageEncoding::kRaw;
+  info.max_pfn = f.present.max_pfn();  // makedumpfile lowers max_mapnr to the last mem_map section
+  info.present = &f.present;
+  info.ram = dump.ram();
+  info.extra_loads = dump.kernel_image();
+  const bool zero_excluded = (f.effective_dump_level & 1) != 0;
+  if (zero_excluded && writer.drops_zero_pages()) {
+    auto dropped = drop_zero_pages(dump, f.kept, pool, log);
+    if (!dropped.ok()) return std::move(dropped).error().with_context("finding zero pages");
+    log.info("%llu zero pages dropped", static_cast<unsigned long long>(*dropped));
+  }
+  info.kept = &f.kept;
+  for (const auto& d : p.degradations) log.warn("%s", d.c_str());
+
+  // 7. Write header, pages and trailer.
+  TRY_CTX(writer.begin(info), "writing the header");
+  // A writer may ask for more than the kept pages (ELF short gaps); of those
+  // only what the source has can be given: the rest reads as zeros.
+  PageBitmap extra;
+  if (const PageBitmap* want = writer.pages_to_write()) {
+    extra = *want;
+    for (u64 pfn = 0; pfn < extra.max_pfn().value; ++pfn)
+      if (extra.test(Pfn(pfn)) && !f.kept.test(Pfn(pfn)) && !dump.has_page(Pfn(pfn))) extra.set(Pfn(pfn), false);
+  }
+  const PageBitmap& to_write = writer.pages_to_write() ? extra : f.kept;
+  auto stats = write_pages(dump, to_write, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log,
+                           s.progress);
+  if (!stats.ok()) {
+    // Keep what was written and mark it incomplete, as makedumpfile does on ENOSPC.
+    (void)writer.finish(false);
+    (void)sink.finish();
+    return std::move(stats).error();
+  }
+  TRY_CTX(writer.finish(true), "finishing the dump");
+  TRY(sink.finish());
+  return std::move(*stats);
+}
+
 int cmd_convert(int argc, char** argv) {
   auto parsed = parse_options(argc, argv);
   if (!parsed.ok()) {
@@ -151,31 +246,12 @@ int cmd_convert(int argc, char** argv) {
   auto dump_r = open_dump(**src);
   if (!dump_r.ok()) return fail(dump_r.error());
   DumpReader& dump = **dump_r;
-  for (const auto& n : dump.metadata().notes_for_user) log.warn("%s", n.c_str());
 
-  // 2. Identify the crashed kernel from the notes.
-  auto id = identify(dump.notes());
-  if (!id.ok()) return fail(std::move(id).error().with_context("parsing the ELF notes"));
-  std::vector<std::string> degradations;
-  if (id->cpus.empty()) degradations.push_back("no NT_PRSTATUS note: registers of the CPUs are unknown");
+  // 2-4. Identify, translate, filter.
+  auto prepared = prepare_conversion(dump, opt.dump_level, log);
+  if (!prepared.ok()) return fail(prepared.error());
 
-  // 3. Address translation through the crashed kernel's page tables.
-  std::optional<KernelMemory> mem;
-  if (id->vmcoreinfo) {
-    auto m = KernelMemory::create(dump, *id->vmcoreinfo);
-    if (m.ok()) mem = std::move(*m);
-    else degradations.push_back("no address translation: " + m.error().message);
-  } else {
-    degradations.push_back("no VMCOREINFO note");
-  }
-
-  // 4. Decide which pages to keep (makedumpfile dump levels).
-  Result<FilterResult> filtered =
-      mem ? filter_pages(dump, *mem, *id->vmcoreinfo, opt.dump_level, log) : filter_without_mem_map(dump, opt.dump_level, log);
-  if (!filtered.ok()) return fail(std::move(filtered).error().with_context("filtering pages"));
-  FilterResult& f = *filtered;  // filter_pages has reported its own degradations
-
-  // 5. Open the output and pick the writer from the format table.
+  // 5. Open the output.
   std::unique_ptr<FileSink> file;
   if (opt.output == "-") {
     file = FileSink::stream(STDOUT_FILENO, "standard output");
@@ -190,43 +266,12 @@ int cmd_convert(int argc, char** argv) {
     flat = std::make_unique<FlattenedSink>(*file);
     sink = flat.get();
   }
-  auto writer_r = make_dump_writer(opt.format, *sink);
-  if (!writer_r.ok()) return fail(writer_r.error());
-  DumpWriter& writer = **writer_r;
 
-  // 6. Header: who crashed, when, and which pages follow.
-  ParallelFor pool(opt.threads);
-  DumpHeaderInfo info;
-  fill_header_identity(info, *id, mem ? &*mem : nullptr, degradations);
-  info.notes = dump.notes();
-  info.dump_level = f.effective_dump_level;
-  info.encoding = writer.accepts(opt.encoding) ? opt.encoding : PageEncoding::kRaw;
-  info.max_pfn = f.present.max_pfn();  // makedumpfile lowers max_mapnr to the last mem_map section
-  info.present = &f.present;
-  info.ram = dump.ram();
-  info.extra_loads = dump.kernel_image();
-  const bool zero_excluded = (f.effective_dump_level & 1) != 0;
-  if (zero_excluded && writer.drops_zero_pages()) {
-    auto dropped = drop_zero_pages(dump, f.kept, pool, log);
-    if (!dropped.ok()) return fail(std::move(dropped).error().with_context("finding zero pages"));
-    log.info("%llu zero pages dropped", static_cast<unsigned long long>(*dropped));
-  }
-  info.kept = &f.kept;
-  for (const auto& d : degradations) log.warn("%s", d.c_str());
-
-  // 7. Write header, pages and trailer.
-  if (auto r = writer.begin(info); !r.ok()) return fail(std::move(r).error().with_context("writing the header"));
-  const PageBitmap& to_write = writer.pages_to_write() ? *writer.pages_to_write() : f.kept;
-  auto stats = write_pages(dump, to_write, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log);
-  if (!stats.ok()) {
-    // Keep what was written and mark it incomplete, as makedumpfile does on ENOSPC.
-    (void)writer.finish(false);
-    (void)sink->finish();
-    return fail(std::move(stats).error());
-  }
-  if (auto r = writer.finish(true); !r.ok()) return fail(std::move(r).error().with_context("finishing the dump"));
-  if (auto r = sink->finish(); !r.ok()) return fail(r.error());
-  print_summary(f, *stats, total.seconds());
+  // 6-7. Header, pages, trailer.
+  ConvertSettings settings{opt.dump_level, opt.encoding, opt.format, opt.threads};
+  auto stats = write_conversion(dump, **prepared, *sink, settings, log);
+  if (!stats.ok()) return fail(stats.error());
+  print_summary((*prepared)->filtered, *stats, total.seconds());
   return 0;
 }
 

@@ -9,9 +9,53 @@
 
 #include "agent/commands.h"
 #include "agent/file-source.h"
+#include "agent/info.h"
 #include "formats/dump-reader.h"
 
 namespace salvage {
+
+void print_dump_info(std::FILE* out, const std::string& path, DumpReader& d, const std::string& vmlinux) {
+  const auto& m = d.metadata();
+  std::fprintf(out, "file:         %s\n", path.c_str());
+  std::fprintf(out, "format:       %s\n", m.format.c_str());
+  std::fprintf(out, "compression:  %s\n", m.compression.c_str());
+  std::fprintf(out, "dump level:   %d\n", m.dump_level);
+  std::fprintf(out, "complete:     %s\n", m.incomplete ? "no (incomplete dump)" : "yes");
+  u64 ram = 0;
+  for (const auto& r : d.ram()) ram += r.size;
+  std::fprintf(out, "max pfn:      0x%" PRIx64 "\n", d.max_pfn().value);
+  std::fprintf(out, "ram:          %" PRIu64 " MiB in %zu ranges\n", ram >> 20, d.ram().size());
+  auto id = identify(d.notes());
+  u64 kaslr = 0, phys_base = 0;
+  if (!id.ok()) {
+    std::fprintf(out, "notes:        unreadable: %s\n", id.error().message.c_str());
+  } else {
+    std::fprintf(out, "cpus:         %zu (NT_PRSTATUS notes)\n", id->cpus.size());
+    if (id->vmcoreinfo) {
+      const auto& vi = *id->vmcoreinfo;
+      kaslr = vi.kernel_offset();
+      if (auto pb = vi.number("phys_base"); pb.ok()) phys_base = static_cast<u64>(*pb);
+      std::fprintf(out, "release:      %s\n", vi.osrelease().c_str());
+      std::fprintf(out, "build-id:     %s\n", vi.string("BUILD-ID").value_or("?").c_str());
+      std::fprintf(out, "crash time:   %s\n", vi.string("CRASHTIME").value_or("?").c_str());
+      std::fprintf(out, "kaslr offset: 0x%" PRIx64 "\n", kaslr);
+      std::fprintf(out, "phys_base:    0x%" PRIx64 "\n", phys_base);
+      auto l5 = vi.number("pgtable_l5_enabled");
+      std::fprintf(out, "paging:       %d-level\n", l5.ok() && *l5 == 1 ? 5 : 4);
+      for (const auto& w : vi.warnings()) std::fprintf(out, "warning:      %s\n", w.c_str());
+    } else {
+      std::fprintf(out, "vmcoreinfo:   none\n");
+    }
+  }
+  for (const auto& n : m.notes_for_user) std::fprintf(out, "note:         %s\n", n.c_str());
+  // crash reads KASLR and phys_base from VMCOREINFO in ELF and kdump files;
+  // for LKCD they must be given on the command line.
+  if (m.format == "lkcd")
+    std::fprintf(out, "crash:        crash --kaslr=0x%" PRIx64 " --machdep phys_base=0x%" PRIx64 " %s %s\n", kaslr,
+                 phys_base, vmlinux.c_str(), path.c_str());
+  else
+    std::fprintf(out, "crash:        crash %s %s\n", vmlinux.c_str(), path.c_str());
+}
 
 int cmd_info(int argc, char** argv) {
   std::string vmlinux = "vmlinux";
@@ -37,47 +81,7 @@ int cmd_info(int argc, char** argv) {
     std::fprintf(stderr, "salvage info: %s\n", dump.error().message.c_str());
     return 1;
   }
-  DumpReader& d = **dump;
-  const auto& m = d.metadata();
-  std::printf("file:         %s\n", path.c_str());
-  std::printf("format:       %s\n", m.format.c_str());
-  std::printf("compression:  %s\n", m.compression.c_str());
-  std::printf("dump level:   %d\n", m.dump_level);
-  std::printf("complete:     %s\n", m.incomplete ? "no (incomplete dump)" : "yes");
-  u64 ram = 0;
-  for (const auto& r : d.ram()) ram += r.size;
-  std::printf("max pfn:      0x%" PRIx64 "\n", d.max_pfn().value);
-  std::printf("ram:          %" PRIu64 " MiB in %zu ranges\n", ram >> 20, d.ram().size());
-  auto id = identify(d.notes());
-  u64 kaslr = 0, phys_base = 0;
-  if (!id.ok()) {
-    std::printf("notes:        unreadable: %s\n", id.error().message.c_str());
-  } else {
-    std::printf("cpus:         %zu (NT_PRSTATUS notes)\n", id->cpus.size());
-    if (id->vmcoreinfo) {
-      const auto& vi = *id->vmcoreinfo;
-      kaslr = vi.kernel_offset();
-      if (auto pb = vi.number("phys_base"); pb.ok()) phys_base = static_cast<u64>(*pb);
-      std::printf("release:      %s\n", vi.osrelease().c_str());
-      std::printf("build-id:     %s\n", vi.string("BUILD-ID").value_or("?").c_str());
-      std::printf("crash time:   %s\n", vi.string("CRASHTIME").value_or("?").c_str());
-      std::printf("kaslr offset: 0x%" PRIx64 "\n", kaslr);
-      std::printf("phys_base:    0x%" PRIx64 "\n", phys_base);
-      auto l5 = vi.number("pgtable_l5_enabled");
-      std::printf("paging:       %d-level\n", l5.ok() && *l5 == 1 ? 5 : 4);
-      for (const auto& w : vi.warnings()) std::printf("warning:      %s\n", w.c_str());
-    } else {
-      std::printf("vmcoreinfo:   none\n");
-    }
-  }
-  for (const auto& n : m.notes_for_user) std::printf("note:         %s\n", n.c_str());
-  // crash reads KASLR and phys_base from VMCOREINFO in ELF and kdump files;
-  // for LKCD they must be given on the command line.
-  if (m.format == "lkcd")
-    std::printf("crash:        crash --kaslr=0x%" PRIx64 " --machdep phys_base=0x%" PRIx64 " %s %s\n", kaslr,
-                phys_base, vmlinux.c_str(), path.c_str());
-  else
-    std::printf("crash:        crash %s %s\n", vmlinux.c_str(), path.c_str());
+  print_dump_info(stdout, path, **dump, vmlinux);
   return 0;
 }
 

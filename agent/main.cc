@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "agent/capture-agent.h"
 #include "agent/commands.h"
 
 namespace {
@@ -24,11 +25,11 @@ constexpr Command kCommands[] = {
     {"convert", salvage::cmd_convert, "filter and write a dump: convert [-d LEVEL] [-c|-l|-p|-z] [-E] [-F] [--lkcd] VMCORE OUT"},
     {"dmesg", salvage::cmd_dmesg, "print the crashed kernel's log from any dump salvage reads"},
     {"info", salvage::cmd_info, "describe a dump and print the crash command line that opens it"},
-    {"load", not_yet, "arm the capture kernel (kexec_file_load)"},
-    {"status", not_yet, "show whether capture is armed"},
-    {"test", not_yet, "dry-run the capture configuration"},
-    {"mkinitramfs", not_yet, "build the capture initramfs"},
-    {"save", not_yet, "save a dump from the dump device after reboot"},
+    {"load", salvage::cmd_load, "arm the capture kernel: load [--kernel K] [--initrd I] [--append ARGS] [--dry-run] [--unload]"},
+    {"status", salvage::cmd_status, "show whether capture is armed, with what, and whether it is current"},
+    {"test", salvage::cmd_test, "dry-run check: initramfs, targets, room, reserved memory (no crash)"},
+    {"mkinitramfs", salvage::cmd_mkinitramfs, "build the capture initramfs: mkinitramfs --target SPEC [--add-module M] --output FILE"},
+    {"save", salvage::cmd_save, "save a pending dump from the raw dump device: save [--device DEV] [--crash-dir DIR] [--format F]"},
     {"collector", not_yet, "receive dumps over the network"},
     {"trace", not_yet, "recover and show flight-recorder traces"},
 };
@@ -41,6 +42,8 @@ void usage(std::FILE* f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the capture kernel's /init, salvage is the capture agent (never returns).
+  if (salvage::is_capture_agent(argc, argv)) salvage::run_capture_agent();
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

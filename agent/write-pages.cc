@@ -117,9 +117,11 @@ Result<u64> drop_zero_pages(DumpReader& dump, PageBitmap& kept, ParallelFor& poo
 }
 
 Result<WriteStats> write_pages(DumpReader& dump, const PageBitmap& kept, DumpWriter& writer,
-                               PageEncoding encoding, bool zero_sharing, ParallelFor& pool, const Log& log) {
+                               PageEncoding encoding, bool zero_sharing, ParallelFor& pool, const Log& log,
+                               const PageProgress* progress) {
   StepTimer t(log, "write pages");
   WriteStats stats;
+  const u64 total = progress ? kept.count() : 0;
   const bool compress = encoding != PageEncoding::kRaw && writer.accepts(encoding);
   std::vector<std::unique_ptr<Codec>> codecs;
   std::vector<RepeatedWordCache> repeated(pool.threads());
@@ -188,6 +190,7 @@ Result<WriteStats> write_pages(DumpReader& dump, const PageBitmap& kept, DumpWri
       ++stats.pages_written;
     }
     stats.input_bytes += n * kPageSize;
+    if (progress) (*progress)(stats.pages_written, total);
   }
   return stats;
 }

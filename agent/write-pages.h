@@ -3,6 +3,8 @@
 // zero pages, compress in parallel, and hand each page to the writer in order.
 #pragma once
 
+#include <functional>
+
 #include "agent/log.h"
 #include "agent/parallel.h"
 #include "formats/dump-reader.h"
@@ -18,6 +20,10 @@ struct WriteStats {
   u64 input_bytes = 0;
 };
 
+// Called after each batch with pages handed to the writer so far and the
+// total to write (the capture agent's console progress line). Optional.
+using PageProgress = std::function<void(u64 done, u64 total)>;
+
 // Clears all-zero pages from `kept` (for writers that drop them, such as
 // ELF, whose program headers must be known before the first page).
 Result<u64> drop_zero_pages(DumpReader& dump, PageBitmap& kept, ParallelFor& pool, const Log& log);
@@ -25,7 +31,8 @@ Result<u64> drop_zero_pages(DumpReader& dump, PageBitmap& kept, ParallelFor& poo
 // Writes every page set in `kept` through `writer`. zero_sharing: mark
 // all-zero pages so the writer can share one stored copy (dump level bit 1).
 Result<WriteStats> write_pages(DumpReader& dump, const PageBitmap& kept, DumpWriter& writer,
-                               PageEncoding encoding, bool zero_sharing, ParallelFor& pool, const Log& log);
+                               PageEncoding encoding, bool zero_sharing, ParallelFor& pool, const Log& log,
+                               const PageProgress* progress = nullptr);
 
 bool is_zero_page(const std::byte* p);
 

@@ -55,6 +55,12 @@ class DumpReader {
   // Segments that map part of RAM a second time through the kernel image
   // mapping (ELF vmcores only); writers of ELF output repeat them.
   virtual std::vector<MemoryRange> kernel_image() const { return {}; }
+  // Whether the dump stores this pfn (false for pages it excluded or never
+  // wrote). Cheap: answered from the format's index, no page is read.
+  virtual bool has_page(Pfn pfn) const {
+    (void)pfn;
+    return true;
+  }
   // Reads one page into out (kPageSize bytes). Errors are I/O or corruption.
   virtual Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) = 0;
   // Reads `count` consecutive pages from `first` into out (count pages of

@@ -80,7 +80,8 @@ class ElfWriter final : public DumpWriter {
   std::vector<std::byte> zeros_;
   PageBitmap wanted_;  // every page inside some PT_LOAD's file data
   u64 total_size_ = 0, max_written_ = 0;
-  u64 planned_ = 0, written_ = 0;
+  u64 planned_ = 0, written_ = 0;  // kept pages: planned and written
+  const PageBitmap* kept_ = nullptr;
   bool began_ = false, finished_ = false;
 };
 
@@ -185,7 +186,7 @@ Result<void> ElfWriter::begin(const DumpHeaderInfo& info) {
   // so no page in p_filesz reads back as zeros that were not zeros.
   wanted_ = PageBitmap(info.max_pfn);
   for (const auto& sl : slots_) wanted_.set_range(Pfn(sl.first_pfn), sl.pages, true);
-  planned_ = wanted_.count();
+  kept_ = &kept;  // planned_ counts kept pages; gap pages are extra
 
   loads_ = std::move(image_loads);
   loads_.insert(loads_.end(), ram_loads.begin(), ram_loads.end());
@@ -293,7 +294,7 @@ Result<void> ElfWriter::write_page(const PageRecord& page) {
     placed = true;
   }
   if (!placed) return make_error("elf writer: pfn " + hex(pfn) + " is not in any PT_LOAD's file data");
-  ++written_;
+  if (kept_->test(page.pfn)) ++written_;  // gap pages the source lacks are zero-filled
   return Ok();
 }
 
@@ -310,7 +311,7 @@ Result<void> ElfWriter::finish(bool complete) {
   TRY_CTX(write_headers(complete ? 0 : kDumpElfIncomplete), "rewriting ELF header");
   if (complete && written_ != planned_)
     return make_error("elf writer: " + std::to_string(written_) + " pages written but " + std::to_string(planned_) +
-                      " were kept");
+                      " were kept (gap pages are optional)");
   return Ok();
 }
 

@@ -154,6 +154,10 @@ class KdumpReader final : public DumpReader {
   Pfn max_pfn() const override { return Pfn(max_mapnr_); }
   const std::vector<MemoryRange>& ram() const override { return ram_; }
 
+  bool has_page(Pfn pfn) const override {
+    return pfn.value < max_mapnr_ && bit(bitmap1_, pfn.value) && bit(bitmap2_, pfn.value);
+  }
+
   Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) override {
     if (out.size() != kPageSize) return make_error("read_page: buffer is not one page");
     std::memset(out.data(), 0, out.size());

@@ -107,7 +107,24 @@ class KdumpWriter final : public DumpWriter {
     // Data before descriptors: a descriptor on disk never points at data
     // that is not there yet (what an ENOSPC-cut dump relies on).
     auto r = flush_data();
-    if (r.ok()) r = flush_descs();
+    if (!r.ok()) {
+      // The last data chunk did not reach the disk (ENOSPC, I/O error). Its
+      // pages must read as never written (offset 0), but every descriptor
+      // whose data is on disk is still written: the descriptor table lies
+      // before the data, so a full target still takes it, and crash can
+      // then read what was saved (bt, log) from an incomplete dump.
+      const u64 lost_from = data_end_ - data_buf_.size();
+      for (auto& pd : desc_buf_)
+        if (pd.offset != 0 && static_cast<u64>(pd.offset) >= lost_from) {
+          pd = PageDesc{};
+          ++missing_;
+        }
+      data_buf_.clear();
+      data_end_ = lost_from;
+      if (auto d = flush_descs(); !d.ok()) r = std::move(d);
+    } else {
+      r = flush_descs();
+    }
     u64 unwritten = n_desc_ - std::min(n_desc_, desc_written_);
     if (!r.ok() || !complete || missing_ > 0 || unwritten > 0) {
       header_.status |= kCompressedIncomplete;

@@ -66,6 +66,11 @@ class LkcdReader final : public DumpReader {
   Pfn max_pfn() const override { return max_pfn_; }
   const std::vector<MemoryRange>& ram() const override { return ram_; }
   Result<PageState> read_page(Pfn pfn, std::span<std::byte> out) override;
+  bool has_page(Pfn pfn) const override {
+    auto it = std::lower_bound(pages_.begin(), pages_.end(), pfn.value,
+                               [](const PageEntry& e, u64 p) { return e.pfn < p; });
+    return it != pages_.end() && it->pfn == pfn.value;
+  }
 
  private:
   explicit LkcdReader(ByteSource& src) : src_(src) {}

@@ -27,6 +27,13 @@ for variant in "kdump-zlib -c" "kdump-lzo -l" "kdump-snappy -p" "kdump-zstd -z" 
   rm -f "$WORK/$name"
 done
 
+# A filtered dump converted again (kdump -d 31 -> ELF): pages the source
+# lacks cannot be kept; the result still opens in crash.
+"$SALVAGE" convert -d 31 -c "$VMCORE" "$WORK/k31" 2> /dev/null &&
+  "$SALVAGE" convert -d 1 -E "$WORK/k31" "$WORK/k31.elf" 2> "$WORK/k31.log" &&
+  check_crash "kdump-d31-to-elf" "$WORK/k31.elf" || fail "kdump -d 31 -> ELF: $(tail -1 "$WORK/k31.log")"
+rm -f "$WORK/k31" "$WORK/k31.elf"
+
 # 5-level paging: the lab's la57 vmcore, through the page-table walk with
 # five levels, filtered and opened by crash.
 if [ -s "$LAB_DIR/vmcore-la57" ]; then

@@ -356,5 +356,60 @@ TEST(Kdump, LibkdumpfileReadsEveryCodec) {
   rmdir(dir.c_str());
 }
 
+// A device of fixed size: writes past the end fail whole with ENOSPC.
+class FullDeviceSink final : public Sink {
+ public:
+  explicit FullDeviceSink(u64 capacity) : capacity_(capacity) {}
+  Result<void> write_at(FileOffset off, std::span<const std::byte> d) override {
+    if (off.value + d.size() > capacity_) return Error::from_errno("pwrite dev at " + std::to_string(off.value), ENOSPC);
+    if (off.value + d.size() > bytes.size()) bytes.resize(off.value + d.size());
+    std::memcpy(bytes.data() + off.value, d.data(), d.size());
+    return Ok();
+  }
+  Result<void> finish() override { return Ok(); }
+  std::string name() const override { return "full-device"; }
+  std::vector<std::byte> bytes;
+
+ private:
+  u64 capacity_;
+};
+
+// When the target fills up, every page whose data reached the disk is still
+// described (the descriptor table lies before the data), the rest read as
+// never written, and the header says incomplete: crash can still read
+// what was saved.
+TEST(KdumpWriter, FullTargetKeepsEveryPageThatReachedTheDisk) {
+  Synthetic s(0);
+  FullDeviceSink dev(6u << 20);  // far less than the raw pages need
+  auto w = make_kdump_writer(dev);
+  auto r = kdumptest::write_all(*w, s, PageEncoding::kRaw);
+  if (r.ok()) FAIL() << "a 6 MiB device cannot hold the dump";
+  (void)w->finish(false);  // what the pipeline does after a write error
+  MemorySource src(dev.bytes);
+  auto rd = open_dump(src);
+  ASSERT_TRUE(rd.ok()) << rd.error().message;
+  EXPECT_TRUE((*rd)->metadata().incomplete);
+  std::vector<std::byte> page(kPageSize), want(kPageSize);
+  u64 data = 0, missing = 0;
+  bool seen_missing = false;
+  for (u64 p : s.kept_pfns) {
+    auto st = (*rd)->read_page(Pfn(p), page);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    if (*st == PageState::kData) {
+      EXPECT_FALSE(seen_missing) << "pfn " << p << ": data after a missing page (pages are written in pfn order)";
+      kdumptest::fill_page(p, want);
+      ASSERT_EQ(page, want) << "pfn " << p;
+      ++data;
+    } else {
+      ASSERT_EQ(*st, PageState::kMissing) << "pfn " << p;
+      seen_missing = true;
+      ++missing;
+    }
+  }
+  // All but the last, unwritten chunk (1 MiB) of what fitted is readable.
+  EXPECT_GT(data * kPageSize, (4u << 20));
+  EXPECT_GT(missing, 0u);
+}
+
 }  // namespace
 }  // namespace salvage

@@ -25,6 +25,7 @@
  *    lab.worker_mib=M   MiB of anonymous memory per worker (default 8)
  *    lab.pagecache_mib=P MiB written to /tmp/lab-pagecache.txt (default 4)
  *    lab.nocrash        stop after the workload (debug), then power off
+ *    lab.salvage_load   arm with /lab/salvage load instead of kexec_file_load
  *
  * Every line this program prints starts with "LAB: ". Fatal errors print
  * "LAB: ERROR: ..." and power the machine off.
@@ -337,8 +338,40 @@ static void workload(void)
         mib, pc_mib);
 }
 
+/* lab.salvage_load: arm with the project's own `salvage load` (static
+ * binary at /lab/salvage) instead of the syscall below; extra arguments,
+ * one per line, come from /lab/salvage-load-args (tests/vm/run-agent-lab.sh). */
+static void salvage_load(void)
+{
+    char *argv[64] = {"/lab/salvage", "load", "--kernel", "/lab/vmlinuz",
+                      "--initrd", "/lab/capture.cpio", "--state-file",
+                      "/tmp/salvage-loaded"};
+    int argc = 8;
+    char *extra = read_file("/lab/salvage-load-args", NULL);
+    for (char *l = extra ? strtok(extra, "\n") : NULL; l && argc < 62; l = strtok(NULL, "\n"))
+        argv[argc++] = l;
+    argv[argc] = NULL;
+    say("running salvage load (%d arguments)", argc);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("salvage load failed (status 0x%x)", st);
+    char *loaded = read_file("/sys/kernel/kexec_crash_loaded", NULL);
+    say("capture kernel loaded by salvage load (kexec_crash_loaded=%c)", loaded ? loaded[0] : '?');
+    free(loaded);
+    free(extra);
+}
+
 static void load_capture_kernel(void)
 {
+    if (opt("salvage_load")) {
+        salvage_load();
+        return;
+    }
     char *cl = read_file("/lab/capture-cmdline", NULL);
     if (!cl)
         die("read /lab/capture-cmdline");

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# run-agent-lab.sh CACHE_DIR SALVAGE [--missing-target]
+#
+# The capture agent end to end on the lab's real Debian kernel (issue 3):
+#   1. on the host, `salvage mkinitramfs` builds the capture initramfs from
+#      the lab's module tree: salvage as /init, target LABEL=salvagedump,
+#      the virtio modules, zlib pages (Debian's makedumpfile 1.7.2 is built
+#      without zstd, and it must read the dump too);
+#   2. the dump disk is a GPT image with one partition named "salvagedump"
+#      (a raw partition has no file system, so its GPT name is its label:
+#      agent/capture-target.h);
+#   3. the first kernel (labinit) arms the capture kernel with the
+#      project's own `salvage load` (lab.salvage_load), runs the workload and
+#      panics with sysrq 'c';
+#   4. the capture kernel runs salvage as /init: it finds the partition by
+#      label, writes the dump container (dmesg, vmcore, summary) and reboots
+#      (QEMU runs with -no-reboot, so it exits);
+#   5. on the host, `salvage save` copies the dump out of the partition, and
+#      crash (sys/bt/log with the lab's debug vmlinux) and
+#      `makedumpfile --dump-dmesg` check it.
+# --missing-target: the capture kernel gets salvage.target=LABEL=doesnotexist
+# and salvage.timeout=20; the agent must say so on the console and do its
+# final action within the timeout (QEMU exits), with no dump written.
+#
+# Prints "agent-lab: PASS ..." lines and timings; exits non-zero on failure.
+# Env: AGENT_LAB_TIMEOUT=240 (QEMU wall-clock limit), AGENT_LAB_KEEP=1 keeps
+# the work directory.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+log() { echo "agent-lab: $*" >&2; }
+die() { echo "agent-lab: FAIL: $*" >&2; exit 1; }
+
+[ $# -ge 2 ] || die "usage: $0 CACHE_DIR SALVAGE [--missing-target]"
+CACHE_DIR=$1
+SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+MISSING=0
+[ "${3:-}" = --missing-target ] && MISSING=1
+
+for t in qemu-system-x86_64 gcc cpio sfdisk strip crash makedumpfile; do
+    command -v "$t" >/dev/null || die "missing tool: $t"
+done
+eval "$("$HERE/lab-paths.sh" "$CACHE_DIR")"
+[ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
+KVER=$LAB_KVER
+
+WORK=$(mktemp -d /tmp/agent-lab.XXXXXX)
+[ "${AGENT_LAB_KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+SERIAL=$WORK/serial.log
+fail() {
+    echo "agent-lab: FAIL: $*" >&2
+    echo "agent-lab: --- last 60 serial lines ---" >&2
+    tail -n 60 "$SERIAL" >&2 2>/dev/null || true
+    exit 1
+}
+
+# ---- 1. the capture initramfs, by salvage itself --------------------------
+strip -o "$WORK/salvage" "$SALVAGE"
+"$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
+    --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
+    --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
+    --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
+INITRAMFS_SIZE=$(stat -c %s "$WORK/capture.img")
+
+# ---- 2. the first kernel's initramfs: labinit, modules, salvage, kernel ----
+gcc -static -O2 -Wall -o "$WORK/labinit" "$HERE/labinit.c"
+ROOT=$WORK/root
+mkdir -p "$ROOT"/{dev,proc,sys,tmp,lab}
+cp "$WORK/labinit" "$ROOT/init"
+cp "$LAB_DIR/modules.load" "$ROOT/lab/modules.load"
+while read -r m; do
+    [ -n "$m" ] || continue
+    mkdir -p "$ROOT/$(dirname "$m")"
+    cp "$LAB_DIR/$m" "$ROOT/$m"
+done < "$LAB_DIR/modules.load"
+cp "$WORK/salvage" "$ROOT/lab/salvage"
+cp "$WORK/capture.img" "$ROOT/lab/capture.cpio"
+cp -L "$LAB_DIR/vmlinuz" "$ROOT/lab/vmlinuz"
+if [ $MISSING = 1 ]; then
+    printf '%s\n' --option target=LABEL=doesnotexist --option timeout=20 > "$ROOT/lab/salvage-load-args"
+fi
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$WORK/initramfs.cpio"
+
+# ---- 3. the dump disk: GPT, one partition named salvagedump ---------------
+DISK=$WORK/disk.img
+truncate -s 512M "$DISK"
+printf 'label: gpt\nname=salvagedump\n' | sfdisk -q "$DISK" >/dev/null
+read -r PSTART PSIZE < <(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' | head -n1)
+[ -n "${PSTART:-}" ] || die "sfdisk made no partition"
+
+# ---- 4. boot: workload, panic, capture, reboot -----------------------------
+CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
+lab.pagecache_mib=4 lab.salvage_load"
+log "booting $KVER: salvage load, panic, salvage as /init ($([ $MISSING = 1 ] && echo 'missing target' || echo 'LABEL=salvagedump'))"
+T0=$(date +%s.%N)
+set +e
+timeout --foreground -k 10 "${AGENT_LAB_TIMEOUT:-240}" qemu-system-x86_64 \
+    -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
+    -display none -vga none -monitor none -nic none -no-reboot \
+    -serial "file:$SERIAL" \
+    -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
+    -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" \
+    </dev/null >"$WORK/qemu.out" 2>&1
+rc=$?
+set -e
+T_QEMU=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+[ $rc = 124 ] && fail "qemu timed out after ${AGENT_LAB_TIMEOUT:-240}s (PID 1 hung?)"
+[ $rc = 0 ] || fail "qemu exited with status $rc: $(cat "$WORK/qemu.out")"
+grep -q '^LAB: .*ERROR:' "$SERIAL" && fail "labinit: $(grep -m1 '^LAB: .*ERROR:' "$SERIAL")"
+grep -q 'capture kernel loaded by salvage load' "$SERIAL" || fail "salvage load did not arm the capture kernel"
+grep -q 'LAB: .*panicking' "$SERIAL" || fail "the first kernel never panicked"
+grep -q 'salvage: .*capture agent starting as pid 1' "$SERIAL" || fail "salvage did not start as /init of the capture kernel"
+grep -q 'salvage: .*final action: reboot' "$SERIAL" || fail "the agent did not reach its final action"
+cp "$SERIAL" "$CACHE_DIR/agent-lab$([ $MISSING = 1 ] && echo -missing).serial.log" 2>/dev/null || true
+
+# uptime of the capture kernel at a console line (it boots right after the panic)
+at() { grep -m1 "$1" "$SERIAL" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p'; }
+
+if [ $MISSING = 1 ]; then
+    grep -q 'salvage: .*target LABEL=doesnotexist: LABEL=doesnotexist did not appear' "$SERIAL" \
+        || fail "no clear console message about the missing target"
+    grep -q 'salvage: .*every target failed: NO DUMP SAVED' "$SERIAL" || fail "no 'no dump saved' message"
+    grep -q 'Kernel panic - not syncing: sysrq triggered crash' <(sed -n '/kernel log of the crashed kernel/,$p' "$SERIAL") \
+        || fail "the kernel log was not printed on the console"
+    START=$(at 'capture agent starting'); END=$(at 'final action')
+    awk -v s="$START" -v e="$END" 'BEGIN{exit !(e - s <= 20)}' || fail "final action ${END}s, started ${START}s: beyond the 20 s timeout"
+    head -c 16 <(dd if="$DISK" bs=512 skip="$PSTART" count=1 status=none) | grep -q SALVAGE && fail "a container was written"
+    echo "agent-lab: PASS missing target: clear message, kernel log on the console, final action at ${END}s (agent start ${START}s, timeout 20 s); qemu ${T_QEMU}s"
+    exit 0
+fi
+
+grep -q 'salvage: .*dump complete on' "$SERIAL" || fail "the agent did not report a complete dump"
+T_DONE=$(at 'dump complete on')
+DEV=$(grep -m1 'salvage: .*target LABEL=salvagedump: /dev/' "$SERIAL" | sed 's/.*: //')
+PROGRESS=$(grep -c 'salvage: .*vmcore: [0-9]*% ' "$SERIAL" || true)
+[ "$PROGRESS" -ge 1 ] || fail "no progress line on the console"
+
+# ---- 5. after the reboot: salvage save on the host, then the readers ------
+dd if="$DISK" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
+"$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M --vmlinux "$LAB_VMLINUX" \
+    > "$WORK/save.out" 2>&1 || { cat "$WORK/save.out" >&2; fail "salvage save failed"; }
+OUT=$(ls -d "$WORK"/crash/*/* | head -n1)
+for f in vmcore dmesg.txt summary.txt; do [ -s "$OUT/$f" ] || fail "salvage save did not write $f"; done
+grep -q 'complete (every section' "$OUT/summary.txt" || fail "summary.txt does not say complete: $(grep completeness "$OUT/summary.txt")"
+
+printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
+timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
+grep -q "RELEASE: $KVER" "$WORK/crash.txt" || { sed -n 1,40p "$WORK/crash.txt" >&2; die "crash sys does not show RELEASE: $KVER"; }
+grep -q 'sysrq_handle_crash' "$WORK/crash.txt" || { sed -n 1,60p "$WORK/crash.txt" >&2; die "crash bt does not show sysrq_handle_crash"; }
+grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" || die "crash log lacks the panic message"
+makedumpfile --dump-dmesg "$OUT/vmcore" "$WORK/mdf-dmesg.txt" > "$WORK/mdf.out" 2>&1 || { cat "$WORK/mdf.out" >&2; die "makedumpfile --dump-dmesg failed"; }
+grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/mdf-dmesg.txt" || die "makedumpfile's dmesg lacks the panic message"
+cmp -s "$WORK/mdf-dmesg.txt" "$OUT/dmesg.txt" || log "note: dmesg.txt differs from makedumpfile --dump-dmesg (not an error)"
+
+# save twice saves once
+"$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M > "$WORK/save2.out" 2>&1 || fail "second salvage save failed"
+[ "$(ls -d "$WORK"/crash/*/* | wc -l)" = 1 ] || fail "a second salvage save saved the dump again"
+
+VMCORE_SIZE=$(stat -c %s "$OUT/vmcore")
+echo "agent-lab: PASS salvage load armed, salvage as /init found LABEL=salvagedump ($DEV), wrote the container; save + crash bt/log + makedumpfile --dump-dmesg ok"
+echo "agent-lab: timings: capture kernel uptime at 'dump complete' ${T_DONE}s (panic -> dump complete, boot included); qemu total ${T_QEMU}s"
+echo "agent-lab: sizes: capture initramfs $INITRAMFS_SIZE bytes; saved vmcore $VMCORE_SIZE bytes; $PROGRESS progress line(s)"
