@@ -101,7 +101,11 @@ lab-agent: $(BIN) lab
 test-units: $(DEPS_STAMP)
 	tests/readers/systemd-units.sh
 
-test: test-unit test-units test-fuzz test-readers
+# Compile everything in parallel first, then run the tests one after the
+# other (the lab's QEMU and the fuzzers want the cores to themselves).
+test: $(DEPS_STAMP)
+	$(MAKE) -j$$(nproc) $(BIN) $(BUILD)/unit-tests $(FUZZ_BINS)
+	$(MAKE) test-unit test-units test-fuzz test-readers
 
 test-slow: test fuzz
 

@@ -220,7 +220,13 @@ int supervise(pid_t child, double deadline, Watchdog& wd) {
 }  // namespace
 
 bool is_capture_agent(int argc, char** argv) {
-  return ::getpid() == 1 || (argc > 0 && argv[0] && std::string_view(argv[0]) == "/init");
+  const std::string_view name = argc > 0 && argv[0] ? argv[0] : "";
+  if (name == "/init") return true;
+  // PID 1 under any other name is the agent too (rdinit=/sbin/init), except
+  // when called "salvage": that is a container running `salvage save` (say)
+  // as its entry point, which must not become a capture agent and reboot.
+  const std::string_view base = name.substr(name.rfind('/') == std::string_view::npos ? 0 : name.rfind('/') + 1);
+  return ::getpid() == 1 && base != "salvage";
 }
 
 void run_capture_agent() {

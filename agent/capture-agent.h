@@ -4,9 +4,9 @@
 
 namespace salvage {
 
-// True when this process is the capture kernel's init: PID 1, or started
-// as "/init" (the initramfs name, also when a test runs it under a PID
-// namespace helper).
+// True when this process is the capture kernel's init: started as "/init"
+// (the initramfs name), or PID 1 under any name but "salvage" (so that a
+// container running `salvage save` as its entry point stays a command).
 bool is_capture_agent(int argc, char** argv);
 
 // Runs the capture and ends in the configured final action. Never returns.
