@@ -28,6 +28,7 @@
 
 #include "agent/capture-config.h"
 #include "agent/commands.h"
+#include "agent/read-file.h"
 #include "agent/log.h"
 #include "agent/modules.h"
 #include "formats/cpio.h"
@@ -109,25 +110,6 @@ Result<Options> parse_options(int argc, char** argv) {
   return o;
 }
 
-Result<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno("opening " + path);
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Error::from_errno("reading " + path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 // /init must be a static x86_64 executable: a dynamic one fails in the
 // initramfs with a bare ENOENT from the missing interpreter. Unless keep is

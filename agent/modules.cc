@@ -2,6 +2,8 @@
 // Kernel module resolution for the capture initramfs (see modules.h).
 #include "agent/modules.h"
 
+#include "agent/read-file.h"
+
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -25,29 +27,6 @@ namespace fs = std::filesystem;
 // is ~20 MiB); the limit only stops a corrupt stream from eating memory.
 constexpr size_t kMaxModuleSize = size_t{512} << 20;
 
-Result<std::string> read_whole(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno("opening " + path);
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Error::from_errno("reading " + path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxModuleSize) {
-      ::close(fd);
-      return make_error(path + ": larger than 512 MiB");
-    }
-  }
-  ::close(fd);
-  return out;
-}
 
 Result<std::string> unzstd(const std::string& in, const std::string& path) {
   ZSTD_DStream* ds = ZSTD_createDStream();
@@ -201,7 +180,7 @@ std::vector<std::string> modinfo_values(const ModInfo& mi, std::string_view key)
 }
 
 Result<std::string> read_module_file(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string raw, read_whole(path));
+  ASSIGN_OR_RETURN(std::string raw, read_file(path, kMaxModuleSize));
   if (path.ends_with(".ko.zst")) return unzstd(raw, path);
   if (path.ends_with(".ko.xz")) return unxz(raw, path);
   if (path.ends_with(".ko.gz")) return ungzip(raw, path);
@@ -214,7 +193,7 @@ Result<ModuleIndex> ModuleIndex::open(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return make_error("modules directory " + dir + " does not exist");
   if (fs::exists(dir + "/modules.builtin", ec)) {
-    ASSIGN_OR_RETURN(std::string text, read_whole(dir + "/modules.builtin"));
+    ASSIGN_OR_RETURN(std::string text, read_file(dir + "/modules.builtin", kMaxModuleSize));
     ix.has_builtin_ = true;
     for_each_line(text, [&](std::string_view l) {
       if (!l.empty()) ix.builtin_.insert(module_name(l));
@@ -223,7 +202,7 @@ Result<ModuleIndex> ModuleIndex::open(const std::string& dir) {
   if (fs::exists(dir + "/modules.dep", ec)) {
     // depmod's text format (kmod depmod.c output_deps): "path: dep dep ...",
     // paths relative to the directory, the dependency closure on each line.
-    ASSIGN_OR_RETURN(std::string text, read_whole(dir + "/modules.dep"));
+    ASSIGN_OR_RETURN(std::string text, read_file(dir + "/modules.dep", kMaxModuleSize));
     ix.has_dep_ = true;
     size_t lineno = 0;
     Result<void> bad = Ok();
