@@ -26,7 +26,7 @@ DEBIAN_PACKAGES := build-essential pkg-config libelf-dev zlib1g-dev libdeflate-d
   liblzma-dev liblzo2-dev libsnappy-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev \
   qemu-system-x86 cpio kmod file binutils makedumpfile crash python3-libkdumpfile \
   python3-minimal ca-certificates time systemd \
-  libblkid-dev fdisk
+  libblkid-dev fdisk e2fsprogs
 
 .PHONY: all deps test test-unit test-units lab-agent test-lab test-readers test-fuzz fuzz test-slow bench demo lab lab-la57 help clean
 
@@ -96,6 +96,7 @@ test-readers: $(BIN) lab lab-la57 $(BUILD)/unit-tests
 lab-agent: $(BIN) lab
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN)
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --missing-target
+	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --fs-target
 
 # systemd-analyze verify on systemd/*.service inside a temporary root.
 test-units: $(DEPS_STAMP)

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "agent/capture-config.h"
+#include "agent/capture-fs.h"
 #include "agent/capture-system.h"
 #include "agent/capture-target.h"
 #include "agent/capture-write.h"
@@ -113,6 +114,7 @@ ConvertSettings settings_for(const CaptureConfig& c) {
   s.encoding = encoding_from_name(c.compression).value_or(PageEncoding::kZstd);
   s.format = c.format == "elf" ? DumpFormat::kElf : c.format == "lkcd" ? DumpFormat::kLkcd : DumpFormat::kKdump;
   s.threads = std::max(1u, std::thread::hardware_concurrency());
+  s.priority_passes = true;  // kdump: kernel pages before user pages, so a full target keeps bt and log
   return s;
 }
 
@@ -160,13 +162,16 @@ int capture_child(const CaptureConfig& cfg, double deadline) {
             static_cast<unsigned long long>(s.prepared->filtered.present.count()), s.prepare_seconds);
 
   // 3. Targets in order; the first that takes the dump wins.
+  auto say_lines = [](const std::string& text) {
+    for (size_t a = 0, b; a < text.size(); a = b + 1) {
+      b = text.find('\n', a);
+      if (b == std::string::npos) b = text.size();
+      agent_say("  %s", text.substr(a, b - a).c_str());
+    }
+  };
+  bool kept_incomplete = false;  // a full file system kept vmcore-incomplete
   for (const auto& t : cfg.targets) {
     const std::string name = t.to_string();
-    if (t.file_system) {
-      // TODO(issue 3): mount ext4/xfs and write <dir>/<host>/<time>/.
-      agent_say("target %s: file-system targets are not supported yet; next target", name.c_str());
-      continue;
-    }
     double wait = cfg.device_wait_s;
     // Leave time before the supervisor's deadline to print the log and act.
     if (deadline > 0) wait = std::min(wait, std::max(0.0, deadline - agent_uptime() - 5.0));
@@ -177,20 +182,33 @@ int capture_child(const CaptureConfig& cfg, double deadline) {
       continue;
     }
     agent_say("target %s: %s", name.c_str(), dev->c_str());
+    if (t.file_system) {  // agent/capture-fs.h
+      auto f = capture_to_file_system(*dev, t, s, settings, log);
+      if (!f.ok()) {
+        agent_say("target %s: %s; next target", name.c_str(), f.error().message.c_str());
+        continue;
+      }
+      say_lines(f->capture.summary);
+      if (!f->capture.complete) {
+        agent_say("target %s: file system full, INCOMPLETE dump kept as %s; next target", name.c_str(),
+                  f->vmcore_path.c_str());
+        kept_incomplete = true;
+        continue;
+      }
+      agent_say("dump complete on %s: %s in %.1f s", dev->c_str(), f->vmcore_path.c_str(), f->capture.seconds);
+      return kSaved;
+    }
     auto r = capture_to_device(*dev, name, s, settings, log);
     if (!r.ok()) {
       agent_say("target %s: %s; next target", name.c_str(), r.error().message.c_str());
       continue;
     }
-    for (size_t a = 0, b; a < r->summary.size(); a = b + 1) {
-      b = r->summary.find('\n', a);
-      if (b == std::string::npos) b = r->summary.size();
-      agent_say("  %s", r->summary.substr(a, b - a).c_str());
-    }
+    say_lines(r->summary);
     agent_say("dump %s on %s in %.1f s", r->complete ? "complete" : "INCOMPLETE", dev->c_str(), r->seconds);
     return r->complete ? kSaved : kSavedIncomplete;
   }
   if (cfg.targets.empty()) agent_say("no target configured (salvage.target= or /etc/salvage.conf)");
+  if (kept_incomplete) return kSavedIncomplete;
   if (!s.dmesg.empty()) print_log_to_console(s.dmesg);
   else agent_say("the kernel log could not be decoded either: %s", s.dmesg_error.c_str());
   return kAllTargetsFailed;

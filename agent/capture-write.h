@@ -5,8 +5,8 @@
 // compressed dump in a 'vmcore' section through the same pipeline as
 // `salvage convert` (agent/convert.h), then a 'summary' section.
 //
-// TODO(issue 3): file-system targets (mount ext4/xfs, <dir>/<host>/<time>/,
-// vmcore-incomplete renamed to vmcore) and writing pages in priority order
+// File-system targets are agent/capture-fs.h.
+// TODO(issue 3): writing pages in priority order
 // (header/notes/VMCOREINFO, kernel pages, then user pages) so that a full
 // target keeps what matters; the network target of a later issue.
 #pragma once

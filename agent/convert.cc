@@ -19,6 +19,7 @@
 #include "agent/header-info.h"
 #include "agent/kernel-memory.h"
 #include "agent/page-filter.h"
+#include "agent/priority-passes.h"
 #include "agent/write-pages.h"
 #include "formats/flattened.h"
 
@@ -212,8 +213,16 @@ Result<WriteStats> write_conversion(DumpReader& dump, PreparedDump& p, Sink& sin
       if (extra.test(Pfn(pfn)) && !f.kept.test(Pfn(pfn)) && !dump.has_page(Pfn(pfn))) extra.set(Pfn(pfn), false);
   }
   const PageBitmap& to_write = writer.pages_to_write() ? extra : f.kept;
-  auto stats = write_pages(dump, to_write, writer, info.encoding, zero_excluded && !writer.drops_zero_pages(), pool, log,
-                           s.progress);
+  const bool share_zero = zero_excluded && !writer.drops_zero_pages();
+  std::optional<PageBitmap> first_pass;
+  if (s.priority_passes && writer.accepts_passes() && !writer.pages_to_write()) {
+    auto fp = first_pass_pages(dump, p, f.kept, log);
+    if (fp.ok()) first_pass = std::move(*fp);
+    else log.warn("pages in pfn order: %s", fp.error().message.c_str());
+  }
+  auto stats = first_pass ? write_pages_in_passes(dump, f.kept, *first_pass, writer, info.encoding, share_zero, pool,
+                                                  log, s.progress)
+                          : write_pages(dump, to_write, writer, info.encoding, share_zero, pool, log, s.progress);
   if (!stats.ok()) {
     // Keep what was written and mark it incomplete, as makedumpfile does on ENOSPC.
     (void)writer.finish(false);

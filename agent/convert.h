@@ -24,6 +24,9 @@ struct ConvertSettings {
   DumpFormat format = DumpFormat::kKdump;
   unsigned threads = 1;
   const PageProgress* progress = nullptr;  // optional, see write_pages
+  // Kernel pages first, user/cache/free pages last (agent/priority-passes.h),
+  // where the writer accepts passes; convert and save keep pfn order.
+  bool priority_passes = false;
 };
 
 // What prepare_conversion found; stays at one address (KernelMemory and the

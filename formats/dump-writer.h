@@ -63,6 +63,13 @@ class DumpWriter {
   virtual const PageBitmap* pages_to_write() const { return nullptr; }
   // Pages arrive in ascending pfn order, exactly those of pages_to_write().
   virtual Result<void> write_page(const PageRecord& page) = 0;
+  // Priority passes (a full target keeps what matters): a writer that
+  // accepts them takes the pages in several passes, each started with
+  // begin_pass() and ascending within itself; every page comes at most once
+  // over all passes, and pages no pass brought read as missing. Without a
+  // begin_pass() call, the single ascending pass above.
+  virtual bool accepts_passes() const { return false; }
+  virtual Result<void> begin_pass() { return make_error("this format writes its pages in one ascending pass"); }
   // complete=false marks the dump incomplete in the format's own way.
   // Flushes the writer's buffers; the sink's owner calls Sink::finish().
   virtual Result<void> finish(bool complete) = 0;

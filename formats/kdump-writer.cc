@@ -16,6 +16,15 @@
 // records and a file sink few syscalls. The only rewrite is the header's
 // status when the dump ends incomplete, as makedumpfile's
 // check_and_modify_kdump_headers does after ENOSPC.
+//
+// Priority passes (begin_pass, used by the capture agent): page_desc offsets
+// are absolute, so the format allows page data in any order. Each pass
+// brings pages in ascending pfn order; a page's descriptor goes to its final
+// index (its rank in the 2nd bitmap) and its data is appended. Descriptors
+// are buffered one aligned window of indices at a time, never all of them
+// (a 64 GiB dump has 16 Mi). Indices above everything written so far are
+// written as zeros with the window (a raw device may hold an old dump's
+// bytes there), so a page no pass reached reads as never written (offset 0).
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +76,21 @@ class KdumpWriter final : public DumpWriter {
     return std::move(begin_impl(info)).context("kdump writer: " + sink_.name());
   }
 
+  bool accepts_passes() const override { return true; }
+
+  Result<void> begin_pass() override {
+    if (!begun_) return make_error("kdump writer: begin_pass before begin");
+    if (!passes_) written_ = PageBitmap(Pfn(max_mapnr_));  // catches a page brought twice
+    passes_ = true;
+    have_last_ = false;
+    rank_pfn_ = 0;
+    rank_ = 0;
+    // The previous pass goes to the disk whole before the next one starts
+    // (which also starts at low descriptor indices again).
+    TRY_CTX(flush_data(), "kdump writer");
+    return std::move(flush_descs()).context("kdump writer");
+  }
+
   Result<void> write_page(const PageRecord& rec) override {
     if (!begun_) return make_error("kdump writer: write_page before begin");
     if (rec.pfn.value >= max_mapnr_ || !kept_->test(rec.pfn))
@@ -74,17 +98,22 @@ class KdumpWriter final : public DumpWriter {
     if (have_last_ && rec.pfn <= last_pfn_)
       return make_error("kdump writer: pfn " + hex(rec.pfn.value) + " arrived after pfn " +
                         hex(last_pfn_.value) + "; pages must come in ascending order");
-    // Kept pages the pipeline skipped (unreadable) get an all-zero
-    // descriptor: offset 0 is "never written" to crash (PAGE_INCOMPLETE),
-    // makedumpfile and our reader (kMissing), and the dump is flagged incomplete.
-    u64 from = have_last_ ? last_pfn_.value + 1 : 0;
-    u64 skipped = count_range(*kept_, from, rec.pfn.value);
-    for (u64 i = 0; i < skipped; ++i) TRY(push_desc(PageDesc{}));
-    missing_ += skipped;
+    if (passes_) {
+      if (written_.test(rec.pfn)) return make_error("kdump writer: pfn " + hex(rec.pfn.value) + " came twice");
+      written_.set(rec.pfn);
+    }
+    // The descriptor's index is the pfn's rank in the 2nd bitmap. Kept pages
+    // the pipeline skipped (unreadable) keep an all-zero descriptor: offset 0
+    // is "never written" to crash (PAGE_INCOMPLETE), makedumpfile and our
+    // reader (kMissing), and the dump is flagged incomplete.
+    const u64 index = rank_ + count_range(*kept_, rank_pfn_, rec.pfn.value);
+    rank_ = index + 1;
+    rank_pfn_ = rec.pfn.value + 1;
     last_pfn_ = rec.pfn;
     have_last_ = true;
+    ++delivered_;
 
-    if (rec.zero && zero_sharing_) return push_desc(pd_zero_);
+    if (rec.zero && zero_sharing_) return put_desc(index, pd_zero_);
     auto data = rec.data;
     auto enc = rec.encoding;
     if (rec.zero && data.empty()) {
@@ -99,7 +128,7 @@ class KdumpWriter final : public DumpWriter {
     PageDesc pd{static_cast<i64>(data_end_), static_cast<u32>(data.size()), encoding_flag(enc), 0};
     data_buf_.insert(data_buf_.end(), data.begin(), data.end());
     data_end_ += data.size();
-    return push_desc(pd);
+    return put_desc(index, pd);
   }
 
   Result<void> finish(bool complete) override {
@@ -117,7 +146,7 @@ class KdumpWriter final : public DumpWriter {
       for (auto& pd : desc_buf_)
         if (pd.offset != 0 && static_cast<u64>(pd.offset) >= lost_from) {
           pd = PageDesc{};
-          ++missing_;
+          ++lost_;
         }
       data_buf_.clear();
       data_end_ = lost_from;
@@ -125,8 +154,13 @@ class KdumpWriter final : public DumpWriter {
     } else {
       r = flush_descs();
     }
-    u64 unwritten = n_desc_ - std::min(n_desc_, desc_written_);
-    if (!r.ok() || !complete || missing_ > 0 || unwritten > 0) {
+    const bool all_described = delivered_ - lost_ == n_desc_;
+    // Descriptors above the last one written were never written: zeros, not
+    // whatever the device held before (best effort; they lie before the data).
+    if (!all_described && desc_buf_.empty()) {
+      if (auto z = zero_descs(covered_, n_desc_); !z.ok() && r.ok()) r = std::move(z);
+    }
+    if (!r.ok() || !complete || !all_described) {
       header_.status |= kCompressedIncomplete;
       // One overlapping rewrite of the header (makedumpfile does the same).
       auto hr = sink_.write_at(FileOffset(0), std::as_bytes(std::span(&header_, 1)));
@@ -213,6 +247,7 @@ class KdumpWriter final : public DumpWriter {
     TRY_CTX(write_bitmap(bm_off, *info.kept, bm_blocks), "writing the 2nd bitmap at " + hex(bm_off));
 
     desc_buf_.reserve(kDescChunk);
+    desc_set_.reserve(kDescChunk);
     data_buf_.reserve(kDataChunk);
     if (zero_sharing_) {
       // makedumpfile writes one zero page first and points every zero page's
@@ -233,11 +268,42 @@ class KdumpWriter final : public DumpWriter {
     return Ok();
   }
 
-  Result<void> push_desc(const PageDesc& pd) {
-    if (desc_written_ + desc_buf_.size() >= n_desc_)
+  // Descriptor windows are aligned to kDescChunk indices; within one the
+  // indices ascend. In a single pass this writes exactly the chunks
+  // makedumpfile-style sequential buffering did (a window skipped over is
+  // written as zeros, one chunk at a time).
+  Result<void> put_desc(u64 index, const PageDesc& pd) {
+    if (index >= n_desc_)
       return make_error("kdump writer: more pages than the " + std::to_string(n_desc_) + " in the kept bitmap");
+    if (!desc_buf_.empty() && index >= win_start_ + kDescChunk) {
+      // Leaving the window: its tail holes go out with it (zeros above
+      // covered_, left alone below it).
+      desc_buf_.resize(kDescChunk, PageDesc{});
+      desc_set_.resize(kDescChunk, false);
+      TRY(flush_descs());
+    }
+    if (desc_buf_.empty()) win_start_ = index - index % kDescChunk;
+    const size_t slot = index - win_start_;
+    if (slot < desc_buf_.size()) return make_error("kdump writer: page_desc " + std::to_string(index) + " out of order");
+    desc_buf_.resize(slot, PageDesc{});
+    desc_set_.resize(slot, false);
     desc_buf_.push_back(pd);
+    desc_set_.push_back(true);
     if (desc_buf_.size() == kDescChunk) return flush_descs();
+    return Ok();
+  }
+
+  // Zero descriptors for [from, to), in the same aligned chunks.
+  Result<void> zero_descs(u64 from, u64 to) {
+    static const std::vector<PageDesc> zeros(kDescChunk);
+    while (from < to) {
+      const u64 n = std::min<u64>(to - from, kDescChunk - from % kDescChunk);
+      const u64 off = desc_start_ + from * sizeof(PageDesc);
+      TRY_CTX(sink_.write_at(FileOffset(off), std::as_bytes(std::span(zeros.data(), n))),
+              "writing page_desc at " + hex(off));
+      from += n;
+    }
+    covered_ = std::max(covered_, to);
     return Ok();
   }
 
@@ -249,14 +315,29 @@ class KdumpWriter final : public DumpWriter {
     return Ok();
   }
 
+  // Writes the window: data first, so a descriptor on disk never points at
+  // data that is not there. Runs of this window's descriptors go out whole;
+  // a hole below covered_ is another pass's descriptor, already on disk.
   Result<void> flush_descs() {
     if (desc_buf_.empty()) return Ok();
     TRY(flush_data());
-    u64 off = desc_start_ + desc_written_ * sizeof(PageDesc);
-    TRY_CTX(sink_.write_at(FileOffset(off), std::as_bytes(std::span(desc_buf_))),
-            "writing page_desc at " + hex(off));
-    desc_written_ += desc_buf_.size();
+    TRY(zero_descs(covered_, win_start_));
+    const size_t n = desc_buf_.size();
+    for (size_t i = 0; i < n;) {
+      if (!desc_set_[i] && win_start_ + i < covered_) {
+        ++i;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < n && (desc_set_[j] || win_start_ + j >= covered_)) ++j;
+      const u64 off = desc_start_ + (win_start_ + i) * sizeof(PageDesc);
+      TRY_CTX(sink_.write_at(FileOffset(off), std::as_bytes(std::span(desc_buf_.data() + i, j - i))),
+              "writing page_desc at " + hex(off));
+      i = j;
+    }
+    covered_ = std::max(covered_, win_start_ + n);
     desc_buf_.clear();
+    desc_set_.clear();
     return Ok();
   }
 
@@ -266,14 +347,20 @@ class KdumpWriter final : public DumpWriter {
   u64 max_mapnr_ = 0;
   u64 n_desc_ = 0;
   u64 desc_start_ = 0, data_start_ = 0, data_end_ = 0;
-  u64 desc_written_ = 0;
-  u64 missing_ = 0;
+  u64 covered_ = 0;        // every descriptor index below this is on disk (real or zero)
+  u64 win_start_ = 0;      // first index of the buffered window
+  u64 delivered_ = 0;      // pages given to write_page
+  u64 lost_ = 0;           // of those, pages whose data never reached the disk
+  u64 rank_pfn_ = 0, rank_ = 0;  // kept pages below rank_pfn_ (this pass's cursor)
+  bool passes_ = false;
+  PageBitmap written_;     // pass mode: pages already brought
   bool zero_sharing_ = false;
   bool have_last_ = false;
   Pfn last_pfn_;
   PageDesc pd_zero_{};
   DiskDumpHeader header_{};
   std::vector<PageDesc> desc_buf_;
+  std::vector<bool> desc_set_;  // which window slots hold a page of this pass
   std::vector<std::byte> data_buf_;
 };
 

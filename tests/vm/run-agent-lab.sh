@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-agent-lab.sh CACHE_DIR SALVAGE [--missing-target]
+# run-agent-lab.sh CACHE_DIR SALVAGE [--missing-target | --fs-target | --small-target]
 #
 # The capture agent end to end on the lab's real Debian kernel (issue 3):
 #   1. on the host, `salvage mkinitramfs` builds the capture initramfs from
@@ -21,6 +21,17 @@
 # --missing-target: the capture kernel gets salvage.target=LABEL=doesnotexist
 # and salvage.timeout=20; the agent must say so on the console and do its
 # final action within the timeout (QEMU exits), with no dump written.
+# --fs-target: the dump disk is an ext4 file system made here
+# (mkfs.ext4 -L salvagefs) and the target fs:LABEL=salvagefs:/crash; the
+# agent mounts it and writes /crash/<host>/<time>/{dmesg.txt,vmcore,
+# summary.txt}. The host reads the files back without mounting (debugfs
+# rdump), checks the modes (0600 files, 0700 directories) and that no
+# vmcore-incomplete is left, then runs crash and makedumpfile on vmcore.
+# --small-target: the salvagedump partition is 56 MiB and the agent writes
+# at -d 1 (zlib), a dump of ~80 MiB: the target fills. Priority order keeps
+# the kernel's pages (~35 MiB at -d 31) and drops user pages: the agent says
+# INCOMPLETE, `salvage save` saves the dump marked incomplete, and crash
+# still shows bt (sysrq_handle_crash) and log (the panic message).
 #
 # Prints "agent-lab: PASS ..." lines and timings; exits non-zero on failure.
 # Env: AGENT_LAB_TIMEOUT=240 (QEMU wall-clock limit), AGENT_LAB_KEEP=1 keeps
@@ -35,11 +46,20 @@ die() { echo "agent-lab: FAIL: $*" >&2; exit 1; }
 CACHE_DIR=$1
 SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 MISSING=0
+FS=0
 [ "${3:-}" = --missing-target ] && MISSING=1
+[ "${3:-}" = --fs-target ] && FS=1
+SMALL=0 PART_SPEC='name=salvagedump' MK_EXTRA=()
+[ "${3:-}" = --small-target ] && SMALL=1 PART_SPEC='size=56MiB, name=salvagedump' MK_EXTRA=(--dump-level 1)
+TARGET=LABEL=salvagedump
+[ $FS = 1 ] && TARGET=fs:LABEL=salvagefs:/crash
 
 for t in qemu-system-x86_64 gcc cpio sfdisk strip crash makedumpfile; do
     command -v "$t" >/dev/null || die "missing tool: $t"
 done
+if [ $FS = 1 ]; then
+    for t in mkfs.ext4 debugfs; do command -v "$t" >/dev/null || die "missing tool: $t (e2fsprogs)"; done
+fi
 eval "$("$HERE/lab-paths.sh" "$CACHE_DIR")"
 [ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
 KVER=$LAB_KVER
@@ -58,7 +78,7 @@ fail() {
 strip -o "$WORK/salvage" "$SALVAGE"
 "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
     --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
-    --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
+    --target "$TARGET" --add-module virtio_blk --add-module virtio_pci --codec zlib "${MK_EXTRA[@]}" \
     --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
 INITRAMFS_SIZE=$(stat -c %s "$WORK/capture.img")
 
@@ -82,16 +102,22 @@ fi
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$WORK/initramfs.cpio"
 
 # ---- 3. the dump disk: GPT, one partition named salvagedump ---------------
+# (--fs-target: an ext4 file system on the whole disk, labelled salvagefs)
 DISK=$WORK/disk.img
 truncate -s 512M "$DISK"
-printf 'label: gpt\nname=salvagedump\n' | sfdisk -q "$DISK" >/dev/null
+if [ $FS = 1 ]; then
+    mkfs.ext4 -q -F -L salvagefs "$DISK" || die "mkfs.ext4 failed"
+    PSTART=0 PSIZE=0
+else
+printf 'label: gpt\n%s\n' "$PART_SPEC" | sfdisk -q "$DISK" >/dev/null
 read -r PSTART PSIZE < <(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' | head -n1)
 [ -n "${PSTART:-}" ] || die "sfdisk made no partition"
+fi
 
 # ---- 4. boot: workload, panic, capture, reboot -----------------------------
 CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
 lab.pagecache_mib=4 lab.salvage_load"
-log "booting $KVER: salvage load, panic, salvage as /init ($([ $MISSING = 1 ] && echo 'missing target' || echo 'LABEL=salvagedump'))"
+log "booting $KVER: salvage load, panic, salvage as /init ($([ $MISSING = 1 ] && echo 'missing target' || echo "$TARGET"))"
 T0=$(date +%s.%N)
 set +e
 timeout --foreground -k 10 "${AGENT_LAB_TIMEOUT:-240}" qemu-system-x86_64 \
@@ -111,10 +137,30 @@ grep -q 'capture kernel loaded by salvage load' "$SERIAL" || fail "salvage load 
 grep -q 'LAB: .*panicking' "$SERIAL" || fail "the first kernel never panicked"
 grep -q 'salvage: .*capture agent starting as pid 1' "$SERIAL" || fail "salvage did not start as /init of the capture kernel"
 grep -q 'salvage: .*final action: reboot' "$SERIAL" || fail "the agent did not reach its final action"
-cp "$SERIAL" "$CACHE_DIR/agent-lab$([ $MISSING = 1 ] && echo -missing).serial.log" 2>/dev/null || true
+cp "$SERIAL" "$CACHE_DIR/agent-lab$([ $MISSING = 1 ] && echo -missing)$([ $FS = 1 ] && echo -fs)$([ $SMALL = 1 ] && echo -small).serial.log" 2>/dev/null || true
 
 # uptime of the capture kernel at a console line (it boots right after the panic)
 at() { grep -m1 "$1" "$SERIAL" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p'; }
+
+# --small-target: a dump partition smaller than the dump.
+check_small_target() {
+    grep -q 'salvage: .*dump INCOMPLETE on' "$SERIAL" || fail "the agent did not report an INCOMPLETE dump on the 56 MiB partition"
+    dd if="$DISK" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
+    "$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M --vmlinux "$LAB_VMLINUX" \
+        > "$WORK/save.out" 2>&1 || { cat "$WORK/save.out" >&2; fail "salvage save failed on the incomplete dump"; }
+    OUT=$(ls -d "$WORK"/crash/*/* | head -n1)
+    for f in vmcore dmesg.txt; do [ -s "$OUT/$f" ] || fail "salvage save did not write $f"; done
+    grep -q 'completeness: *INCOMPLETE' "$OUT/summary.txt" || fail "summary.txt does not say INCOMPLETE: $(grep completeness "$OUT/summary.txt")"
+    "$SALVAGE" info "$OUT/vmcore" > "$WORK/info.txt" 2>&1 || true
+    grep -q '^complete: *no' "$WORK/info.txt" || fail "the saved vmcore's header is not marked incomplete: $(grep -m1 complete "$WORK/info.txt")"
+    printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
+    timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
+    grep -q "RELEASE: $KVER" "$WORK/crash.txt" || { sed -n 1,40p "$WORK/crash.txt" >&2; fail "crash sys does not show RELEASE: $KVER on the incomplete dump"; }
+    grep -q 'sysrq_handle_crash' "$WORK/crash.txt" || { sed -n 1,60p "$WORK/crash.txt" >&2; fail "crash bt does not show sysrq_handle_crash on the incomplete dump"; }
+    grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" || fail "crash log lacks the panic message on the incomplete dump"
+    echo "agent-lab: PASS small target: $((PSIZE / 2048)) MiB partition, -d 1 zlib dump cut (vmcore $(stat -c %s "$OUT/vmcore") bytes), saved INCOMPLETE; crash sys/bt/log ok; qemu ${T_QEMU}s"
+}
+if [ $SMALL = 1 ]; then check_small_target; exit 0; fi
 
 if [ $MISSING = 1 ]; then
     grep -q 'salvage: .*target LABEL=doesnotexist: LABEL=doesnotexist did not appear' "$SERIAL" \
@@ -131,17 +177,39 @@ fi
 
 grep -q 'salvage: .*dump complete on' "$SERIAL" || fail "the agent did not report a complete dump"
 T_DONE=$(at 'dump complete on')
-DEV=$(grep -m1 'salvage: .*target LABEL=salvagedump: /dev/' "$SERIAL" | sed 's/.*: //')
+DEV=$(grep -m1 "salvage: .*target $TARGET: /dev/" "$SERIAL" | tr -d '\r' | sed 's/.*: //')
 PROGRESS=$(grep -c 'salvage: .*vmcore: [0-9]*% ' "$SERIAL" || true)
 [ "$PROGRESS" -ge 1 ] || fail "no progress line on the console"
 
-# ---- 5. after the reboot: salvage save on the host, then the readers ------
+# ---- 5. after the reboot: salvage save on the host (--fs-target: the files
+# read back from the ext4 image with debugfs, no mount), then the readers --
+if [ $FS = 1 ]; then
+    grep -q "salvage: .*target $TARGET: mounted $DEV (ext4)" "$SERIAL" || fail "the agent did not mount $DEV as ext4"
+    mkdir -p "$WORK/fsout"
+    debugfs -R "rdump /crash $WORK/fsout" "$DISK" > "$WORK/debugfs.out" 2>&1 || { cat "$WORK/debugfs.out" >&2; die "debugfs rdump failed"; }
+    REL=$(cd "$WORK/fsout" && ls -d crash/*/* | head -n1)  # crash/<host>/<time>
+    [ -n "$REL" ] || die "no /crash/<host>/<time>/ directory on the file system"
+    OUT=$WORK/fsout/$REL
+    for f in dmesg.txt vmcore summary.txt; do [ -s "$OUT/$f" ] || fail "the agent did not write /$REL/$f"; done
+    [ -e "$OUT/vmcore-incomplete" ] && fail "/$REL/vmcore-incomplete was left behind"
+    # Modes as stored in the inodes (debugfs stat), not as rdump recreated them.
+    fsmode() { debugfs -R "stat $1" "$DISK" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p' | head -n1; }
+    for f in dmesg.txt vmcore summary.txt; do
+        m=$(fsmode "/$REL/$f"); [ "$m" = 0600 ] || fail "/$REL/$f has mode $m, not 0600"
+    done
+    for d in "/$REL" "/$(dirname "$REL")" /crash; do
+        m=$(fsmode "$d"); [ "$m" = 0700 ] || fail "$d has mode $m, not 0700"
+    done
+    grep -q 'completeness: complete' "$OUT/summary.txt" || fail "summary.txt does not say complete"
+    grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$OUT/dmesg.txt" || fail "dmesg.txt lacks the panic message"
+else
 dd if="$DISK" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
 "$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M --vmlinux "$LAB_VMLINUX" \
     > "$WORK/save.out" 2>&1 || { cat "$WORK/save.out" >&2; fail "salvage save failed"; }
 OUT=$(ls -d "$WORK"/crash/*/* | head -n1)
 for f in vmcore dmesg.txt summary.txt; do [ -s "$OUT/$f" ] || fail "salvage save did not write $f"; done
 grep -q 'complete (every section' "$OUT/summary.txt" || fail "summary.txt does not say complete: $(grep completeness "$OUT/summary.txt")"
+fi
 
 printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
 timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
@@ -151,6 +219,14 @@ grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" ||
 makedumpfile --dump-dmesg "$OUT/vmcore" "$WORK/mdf-dmesg.txt" > "$WORK/mdf.out" 2>&1 || { cat "$WORK/mdf.out" >&2; die "makedumpfile --dump-dmesg failed"; }
 grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/mdf-dmesg.txt" || die "makedumpfile's dmesg lacks the panic message"
 cmp -s "$WORK/mdf-dmesg.txt" "$OUT/dmesg.txt" || log "note: dmesg.txt differs from makedumpfile --dump-dmesg (not an error)"
+
+FS_VMCORE_SIZE=$(stat -c %s "$OUT/vmcore")
+if [ $FS = 1 ]; then
+    echo "agent-lab: PASS ext4 target: salvage as /init mounted LABEL=salvagefs ($DEV), wrote /$REL/{dmesg.txt,vmcore,summary.txt} (0600, dirs 0700, no vmcore-incomplete); crash bt/log + makedumpfile --dump-dmesg ok"
+    echo "agent-lab: timings: capture kernel uptime at 'dump complete' ${T_DONE}s; qemu total ${T_QEMU}s"
+    echo "agent-lab: sizes: capture initramfs $INITRAMFS_SIZE bytes; vmcore $FS_VMCORE_SIZE bytes"
+    exit 0
+fi
 
 # save twice saves once
 "$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M > "$WORK/save2.out" 2>&1 || fail "second salvage save failed"
