@@ -51,6 +51,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef KEXEC_FILE_ON_CRASH
@@ -405,6 +406,11 @@ static void first_kernel(void)
     load_capture_kernel();
     sync();
     say("panicking");
+    /* The serial console drains asynchronously and the panic stops it: on a
+     * loaded host the last lines (salvage load's result, this one) were
+     * lost. Wait until they are out. */
+    tcdrain(1);
+    usleep(200 * 1000);
     int fd = open("/proc/sysrq-trigger", O_WRONLY);
     if (fd < 0)
         die("open /proc/sysrq-trigger");
