@@ -145,6 +145,7 @@ fuzz:
 
 bench: $(BIN) lab
 	tests/bench/run-bench.sh $(LAB)
+	tests/bench/capture-bench.sh $(LAB) $(BIN) --append docs/bench.md
 
 demo: $(BIN) lab
 	tests/vm/demo.sh $(LAB)
