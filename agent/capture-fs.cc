@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "agent/capture-fs.h"
 
+#include "agent/file-util.h"
+
 #include <blkid/blkid.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -23,21 +25,6 @@ namespace {
 constexpr const char* kMountParent = "/mnt";
 
 std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
-Result<void> fsync_path(const std::string& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno("open " + p);
-  int r = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (r != 0) return Error::from_errno("fsync " + p, e);
-  return Ok();
-}
-
-Result<void> mkdir_0700(const std::string& p) {
-  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-  return Ok();
-}
 
 // Whole file, 0600, synced. A short write (a full file system) is an error.
 Result<void> write_synced(const std::string& path, const std::string& text) {
@@ -105,10 +92,10 @@ Result<std::string> make_capture_dir(const std::string& root, const std::string&
     if (comp.empty() || comp == ".") continue;
     if (comp == "..") return make_error("directory '" + dir + "' contains '..'");
     path += "/" + comp;
-    TRY(mkdir_0700(path));
+    TRY(make_dir_0700(path));
   }
   const std::string host_dir = path + "/" + fs_host_component(host);
-  TRY(mkdir_0700(host_dir));
+  TRY(make_dir_0700(host_dir));
   const std::string base = host_dir + "/" + fs_time_component(unix_time);
   std::string out = base;
   for (int n = 1; ::mkdir(out.c_str(), 0700) != 0; ++n) {
@@ -196,7 +183,7 @@ Result<FsCaptureResult> capture_to_file_system(const std::string& device, const 
   const std::string name = t.to_string();
   ASSIGN_OR_RETURN(std::string blkid_type, probe_fs_type(device));
   ASSIGN_OR_RETURN(std::string type, mount_type_for(blkid_type).context(device));
-  TRY(mkdir_0700(kMountParent));
+  TRY(make_dir_0700(kMountParent));
   std::string mnt_tmpl = std::string(kMountParent) + "/salvage-XXXXXX";
   if (!::mkdtemp(mnt_tmpl.data())) return Error::from_errno("mkdtemp " + mnt_tmpl);
   const std::string mnt = mnt_tmpl;

@@ -28,7 +28,7 @@
 
 #include "agent/capture-config.h"
 #include "agent/commands.h"
-#include "agent/read-file.h"
+#include "agent/file-util.h"
 #include "agent/log.h"
 #include "agent/modules.h"
 #include "formats/cpio.h"

@@ -2,7 +2,7 @@
 // Kernel module resolution for the capture initramfs (see modules.h).
 #include "agent/modules.h"
 
-#include "agent/read-file.h"
+#include "agent/file-util.h"
 
 #include <fcntl.h>
 #include <gelf.h>

@@ -24,6 +24,7 @@
 
 #include "agent/capture-config.h"
 #include "agent/commands.h"
+#include "agent/file-util.h"
 #include "agent/convert.h"
 #include "agent/file-sink.h"
 #include "agent/file-source.h"
@@ -161,21 +162,6 @@ std::string safe_component(std::string s, const char* fallback) {
     if (c == '/' || c <= ' ' || c > '~') c = '_';
   if (s.empty() || s == "." || s == "..") return fallback;
   return s;
-}
-
-Result<void> make_dir(const std::string& p) {
-  if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-  return Ok();
-}
-
-Result<void> fsync_path(const std::string& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno("open " + p);
-  int r = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (r != 0) return Error::from_errno("fsync " + p, e);
-  return Ok();
 }
 
 // Writes DIR/NAME through DIR/NAME-incomplete, synced, then renamed: a
@@ -363,7 +349,7 @@ int cmd_save(int argc, char** argv) {
   const std::string host_dir = opt.crash_dir + "/" + safe_component(host, "unknown-host");
   const i64 when = ci.crash_time ? ci.crash_time : ci.write_time ? ci.write_time : std::time(nullptr);
   std::string out_dir = host_dir + "/" + utc(when, "%Y%m%d-%H%M%S");
-  if (auto r = make_dir(host_dir); !r.ok()) return fail(r.error());
+  if (auto r = make_dir_0700(host_dir); !r.ok()) return fail(r.error());
   for (int n = 1; ::mkdir(out_dir.c_str(), 0700) != 0; ++n) {
     if (errno != EEXIST || n > 999) return fail(Error::from_errno("mkdir " + out_dir));
     out_dir = host_dir + "/" + utc(when, "%Y%m%d-%H%M%S") + "." + std::to_string(n);

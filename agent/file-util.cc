@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "agent/read-file.h"
+#include "agent/file-util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,21 @@ Result<std::string> read_file(const std::string& path, size_t max_size) {
   }
   ::close(fd);
   return out;
+}
+
+Result<void> fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno("open " + path);
+  int r = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (r != 0) return Error::from_errno("fsync " + path, e);
+  return Ok();
+}
+
+Result<void> make_dir_0700(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + path);
+  return Ok();
 }
 
 }  // namespace salvage
