@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "agent/file-source.h"
 
+#include "agent/file-util.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,26 +23,20 @@ constexpr u64 kWindow = 4ULL << 20;
 Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path, bool use_mmap) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error::from_errno("open " + path);
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
+  auto info = stat_fd(fd, path);
+  if (!info.ok()) {
     ::close(fd);
-    return Error::from_errno("fstat " + path, e);
+    return std::move(info).error();
   }
-  u64 size = static_cast<u64>(st.st_size);
-  if (S_ISBLK(st.st_mode)) {
-    off_t end = lseek(fd, 0, SEEK_END);
-    if (end > 0) size = static_cast<u64>(end);
-  }
+  // Dumps are read front to back: ask for aggressive readahead.
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   // mmap only /proc/vmcore (procfs): its read() copies through a bounce
   // page per call, while mmap maps old memory directly. A regular file is
   // read with pread, which is as fast there and cannot SIGBUS when the file
   // shrinks under us (a dump still being copied, a truncated disk).
-  // Dumps are read front to back: ask for aggressive readahead.
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   struct statfs fs {};
   bool procfs = fstatfs(fd, &fs) == 0 && fs.f_type == 0x9fa0;  // PROC_SUPER_MAGIC
-  return std::unique_ptr<FileSource>(new FileSource(path, fd, size, use_mmap && procfs && S_ISREG(st.st_mode)));
+  return std::unique_ptr<FileSource>(new FileSource(path, fd, info->size, use_mmap && procfs && info->regular));
 }
 
 FileSource::~FileSource() {

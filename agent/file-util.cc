@@ -43,6 +43,17 @@ Result<void> fsync_path(const std::string& path) {
   return Ok();
 }
 
+Result<FdInfo> stat_fd(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Error::from_errno("fstat " + path);
+  FdInfo info{static_cast<u64>(st.st_size), S_ISREG(st.st_mode)};
+  if (S_ISBLK(st.st_mode)) {
+    off_t end = lseek(fd, 0, SEEK_END);  // a block device's st_size is 0
+    if (end > 0) info.size = static_cast<u64>(end);
+  }
+  return info;
+}
+
 Result<void> make_dir_0700(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + path);
   return Ok();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "formats/result.h"
+#include "formats/types.h"
 
 namespace salvage {
 
@@ -18,6 +19,14 @@ Result<std::string> read_file(const std::string& path, size_t max_size = SIZE_MA
 // fsync a file or a directory by path (a rename is durable only once its
 // directory is synced).
 Result<void> fsync_path(const std::string& path);
+
+// Size of an open file or block device (whose st_size is 0), and whether
+// it is a regular file.
+struct FdInfo {
+  u64 size = 0;
+  bool regular = false;
+};
+Result<FdInfo> stat_fd(int fd, const std::string& path);
 
 // mkdir with mode 0700; an existing directory is fine (its mode is left).
 Result<void> make_dir_0700(const std::string& path);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "agent/save-device.h"
 
+#include "agent/file-util.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,18 +14,12 @@ namespace salvage {
 Result<std::unique_ptr<DeviceSink>> DeviceSink::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return Error::from_errno("open " + path + " for writing");
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
+  auto info = stat_fd(fd, path);
+  if (!info.ok()) {
     ::close(fd);
-    return Error::from_errno("fstat " + path, e);
+    return std::move(info).error();
   }
-  u64 size = static_cast<u64>(st.st_size);
-  if (S_ISBLK(st.st_mode)) {
-    off_t end = lseek(fd, 0, SEEK_END);  // a block device's st_size is 0
-    if (end > 0) size = static_cast<u64>(end);
-  }
-  return std::unique_ptr<DeviceSink>(new DeviceSink(path, fd, size));
+  return std::unique_ptr<DeviceSink>(new DeviceSink(path, fd, info->size));
 }
 
 DeviceSink::~DeviceSink() {
