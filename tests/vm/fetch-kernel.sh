@@ -11,6 +11,10 @@
 #   lib/modules/<kver>/modules.dep      (+ modules.builtin*, modules.order)
 #   lib/modules/<kver>/...virtio*.ko    virtio modules + deps (decompressed)
 #   modules.load                        ordered list of modules (deps first)
+#                                       the first kernel loads (LAB_MODULES)
+#   lib/modules/<kver>/...              LAB_EXTRA_MODULES + deps: in the tree
+#                                       for `salvage mkinitramfs` (capture
+#                                       initramfs), not loaded by the lab
 #   usr/lib/debug/boot/vmlinux-<kver>   vmlinux with DWARF (from -dbg)
 #   kver, pkgname, pkgver               one-line text files
 #
@@ -21,6 +25,10 @@
 #
 # Env: LAB_META_PKG (default linux-image-cloud-amd64)
 #      LAB_MODULES  (default "virtio_blk virtio_pci", deps are resolved)
+#      LAB_EXTRA_MODULES (default "softdog xfs virtio_net": the watchdog, the
+#                   xfs target and the network target of the capture agent)
+# A changed module list re-extracts the modules (the image .deb is fetched
+# again); the stamp .modules-<hash of both lists> records what is there.
 set -euo pipefail
 
 log() { echo "fetch-kernel: $*" >&2; }
@@ -32,6 +40,8 @@ if [ "${1:-}" = --print-key ]; then PRINT_KEY=1; shift; fi
 CACHE_DIR=$1
 META=${LAB_META_PKG:-linux-image-cloud-amd64}
 WANT_MODULES=${LAB_MODULES:-"virtio_blk virtio_pci"}
+EXTRA_MODULES=${LAB_EXTRA_MODULES:-"softdog xfs virtio_net"}
+MOD_STAMP=.modules-$(echo "$WANT_MODULES / $EXTRA_MODULES" | md5sum | cut -c1-8)
 
 for t in apt-cache apt-get dpkg-deb tar; do
     command -v "$t" >/dev/null || die "missing tool: $t"
@@ -63,7 +73,7 @@ OUT=$CACHE_DIR/$KEY
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-if [ -f "$OUT/.complete" ]; then
+if [ -f "$OUT/.complete" ] && [ -f "$OUT/$MOD_STAMP" ]; then
     log "already present: $OUT"
     echo "$KEY"
     exit 0
@@ -87,7 +97,7 @@ fetch_deb() { # pkg ver -> path
 }
 
 # ---- image package -------------------------------------------------------
-if [ ! -f "$OUT/.image-done" ]; then
+if [ ! -f "$OUT/.image-done" ] || [ ! -f "$OUT/$MOD_STAMP" ]; then
     IMG=$(fetch_deb "$PKG" "$VER")
     LIST=$DL/image.list
     dpkg-deb --fsys-tarfile "$IMG" | tar -t > "$LIST"
@@ -117,13 +127,17 @@ if [ ! -f "$OUT/.image-done" ]; then
     fi
     depmod -b "$SCR" "$KVER" || die "depmod failed"
     : > "$OUT/modules.load"
-    for mod in $WANT_MODULES; do
+    : > "$DL/extra.load"
+    for mod in $WANT_MODULES $EXTRA_MODULES; do
+        LOADLIST=$OUT/modules.load
+        case " $WANT_MODULES " in *" $mod "*) ;; *) LOADLIST=$DL/extra.load ;; esac
         modprobe -d "$SCR" -S "$KVER" --show-depends "$mod" > "$DL/deps" ||
             die "module $mod not found for $KVER"
         while read -r kind path _; do
             [ "$kind" = insmod ] || continue   # "builtin x" lines need nothing
             rel=${path#$SCR/}
             grep -qxF "$rel" "$OUT/modules.load" && continue
+            grep -qxF "$rel" "$DL/extra.load" && continue
             mkdir -p "$OUT/$(dirname "$rel")"
             case "$rel" in   # finit_module wants plain ELF; decompress here
                 *.ko.xz)  xz -dc "$path" > "$OUT/${rel%.xz}";      rel=${rel%.xz} ;;
@@ -131,7 +145,7 @@ if [ ! -f "$OUT/.image-done" ]; then
                 *.ko.gz)  gzip -dc "$path" > "$OUT/${rel%.gz}";    rel=${rel%.gz} ;;
                 *)        cp "$path" "$OUT/$rel" ;;
             esac
-            echo "$rel" >> "$OUT/modules.load"
+            echo "$rel" >> "$LOADLIST"
         done < "$DL/deps"
     done
     for f in modules.dep modules.builtin modules.order; do
@@ -139,6 +153,9 @@ if [ ! -f "$OUT/.image-done" ]; then
     done
     rm -rf "$SCR" "$DL/deps"
     log "modules (load order): $(xargs -rn1 basename < "$OUT/modules.load" | tr '\n' ' ')"
+    log "extra modules in the tree: $(xargs -rn1 basename < "$DL/extra.load" | tr '\n' ' ')"
+    rm -f "$OUT"/.modules-* "$DL/extra.load"
+    touch "$OUT/$MOD_STAMP"
     echo "$KVER" > "$OUT/kver"
     echo "$PKG" > "$OUT/pkgname"
     echo "$VER" > "$OUT/pkgver"
