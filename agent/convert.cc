@@ -18,6 +18,7 @@
 #include "agent/file-source.h"
 #include "agent/header-info.h"
 #include "agent/kernel-memory.h"
+#include "agent/net-sink.h"
 #include "agent/page-filter.h"
 #include "agent/priority-passes.h"
 #include "agent/write-pages.h"
@@ -35,6 +36,10 @@ struct ConvertOptions {
   unsigned threads = 0;  // 0: one per online CPU
   int verbosity = 0;
   std::string input, output;
+  // --to-collector: stream the result to `salvage collector` (agent/net-sink.h).
+  std::string collector, bundle, host, dump_id;
+  bool insecure = false;
+  double timeout_s = 60;
 };
 
 const char kUsage[] =
@@ -46,7 +51,9 @@ const char kUsage[] =
     "  --lkcd    write an LKCD v9 dump (zlib or raw pages)\n"
     "  -F        write makedumpfile's flattened stream; OUTFILE '-' is standard output\n"
     "  -j N      compression threads (default: online CPUs); output is identical for any N\n"
-    "  -v        log each step with its time\n";
+    "  -v        log each step with its time\n"
+    "  --to-collector ADDR:PORT --bundle B [--host NAME] [--dump-id ID] [--insecure] [--timeout S]\n"
+    "            stream the output to `salvage collector` as artifact \"vmcore\" (no OUTFILE)\n";
 
 Result<ConvertOptions> parse_options(int argc, char** argv) {
   ConvertOptions o;
@@ -83,6 +90,20 @@ Result<ConvertOptions> parse_options(int argc, char** argv) {
       }
       o.threads = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
       if (o.threads == 0 || o.threads > 256) return make_error("-j: thread count must be 1..256");
+    } else if (a == "--to-collector") {
+      ASSIGN_OR_RETURN(o.collector, need("ADDR:PORT"));
+    } else if (a == "--bundle") {
+      ASSIGN_OR_RETURN(o.bundle, need("a bundle file"));
+    } else if (a == "--host") {
+      ASSIGN_OR_RETURN(o.host, need("a host name"));
+    } else if (a == "--dump-id") {
+      ASSIGN_OR_RETURN(o.dump_id, need("a dump id"));
+    } else if (a == "--insecure") {
+      o.insecure = true;
+    } else if (a == "--timeout") {
+      ASSIGN_OR_RETURN(std::string v, need("seconds"));
+      o.timeout_s = std::strtod(v.c_str(), nullptr);
+      if (o.timeout_s <= 0) return make_error("--timeout: expected seconds > 0");
     } else if (a == "-h" || a == "--help") {
       return make_error("help");
     } else if (a.size() > 1 && a[0] == '-') {
@@ -90,6 +111,12 @@ Result<ConvertOptions> parse_options(int argc, char** argv) {
     } else {
       pos.push_back(a);
     }
+  }
+  if (!o.collector.empty()) {
+    if (pos.size() != 1) return make_error("--to-collector takes VMCORE only");
+    if (o.bundle.empty() && !o.insecure) return make_error("--to-collector needs --bundle (or --insecure)");
+    if (o.flattened) return make_error("--to-collector sends a seekable dump; drop -F");
+    pos.push_back("");
   }
   if (pos.size() != 2) return make_error("expected VMCORE and OUTFILE");
   o.input = pos[0];
@@ -262,7 +289,25 @@ int cmd_convert(int argc, char** argv) {
 
   // 5. Open the output.
   std::unique_ptr<FileSink> file;
-  if (opt.output == "-") {
+  std::unique_ptr<NetSession> net;
+  std::unique_ptr<Sink> net_sink;
+  if (!opt.collector.empty()) {
+    NetTarget t;
+    if (auto r = parse_net_address(opt.collector, t.address, t.port); !r.ok()) return fail(r.error());
+    t.insecure = opt.insecure;
+    t.bundle_path = opt.bundle;
+    t.host_name = opt.host;
+    t.timeout_s = opt.timeout_s;
+    const std::string id = opt.dump_id.empty() ? "convert-" + std::to_string(::time(nullptr)) + "-" +
+                                                     std::to_string(::getpid())
+                                               : opt.dump_id;
+    auto s = NetSession::open(t, id, log);
+    if (!s.ok()) return fail(s.error());
+    net = std::move(*s);
+    auto a = net->open_artifact("vmcore", ArtifactKind::kSeekable);
+    if (!a.ok()) return fail(a.error());
+    net_sink = std::move(*a);
+  } else if (opt.output == "-") {
     file = FileSink::stream(STDOUT_FILENO, "standard output");
   } else {
     auto created = FileSink::create(opt.output);
@@ -270,7 +315,7 @@ int cmd_convert(int argc, char** argv) {
     file = std::move(*created);
   }
   std::unique_ptr<FlattenedSink> flat;
-  Sink* sink = file.get();
+  Sink* sink = net_sink ? net_sink.get() : file.get();
   if (opt.flattened) {
     flat = std::make_unique<FlattenedSink>(*file);
     sink = flat.get();
@@ -279,7 +324,15 @@ int cmd_convert(int argc, char** argv) {
   // 6-7. Header, pages, trailer.
   ConvertSettings settings{opt.dump_level, opt.encoding, opt.format, opt.threads};
   auto stats = write_conversion(dump, **prepared, *sink, settings, log);
-  if (!stats.ok()) return fail(stats.error());
+  if (!stats.ok()) {
+    if (net && net->stopped() == NetStop::kNone) (void)net->close_artifact(*net_sink, false);  // kept as incomplete
+    return fail(stats.error());
+  }
+  if (net) {  // the collector renames vmcore-incomplete to vmcore only when complete and verified
+    auto closed = net->close_artifact(*net_sink, true);
+    if (closed.ok()) closed = net->close();
+    if (!closed.ok()) return fail(closed.error());
+  }
   print_summary((*prepared)->filtered, *stats, total.seconds());
   return 0;
 }

@@ -7,7 +7,7 @@
 # Also: sh -n on the kernel postinst hook.
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
-units="salvage-load.service salvage-save.service salvage-rearm.service"
+units="salvage-load.service salvage-save.service salvage-rearm.service salvage-collector.service"
 command -v systemd-analyze >/dev/null || { echo "systemd-units: systemd-analyze missing" >&2; exit 1; }
 root=$(mktemp -d /tmp/salvage-units.XXXXXX)
 trap 'rm -rf "$root"' EXIT
