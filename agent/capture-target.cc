@@ -67,6 +67,7 @@ bool target_matches(const TargetSpec& t, const std::string& dev, const BlockIds&
       return (!ids.label.empty() && ids.label == t.value) || (!ids.partlabel.empty() && ids.partlabel == t.value);
     case TargetSpec::Kind::kUuid: return !ids.uuid.empty() && iequal(ids.uuid, t.value);
     case TargetSpec::Kind::kPartUuid: return !ids.partuuid.empty() && iequal(ids.partuuid, t.value);
+    case TargetSpec::Kind::kNet: return false;  // not a block device (agent/capture-net.h)
   }
   return false;
 }

@@ -31,6 +31,7 @@
 #include "agent/file-util.h"
 #include "agent/log.h"
 #include "agent/modules.h"
+#include "agent/net-arm.h"
 #include "formats/cpio.h"
 
 namespace salvage {
@@ -53,6 +54,13 @@ constexpr const char* kUsage =
     "  --compress C           auto (zstd if the kernel has CONFIG_RD_ZSTD, else gzip), gzip, zstd, none\n"
     "  --dump-level N --codec raw|zlib|lzo|snappy|zstd --format kdump|elf|lkcd\n"
     "  --final-action reboot|poweroff|halt --timeout SECONDS --device-wait SECONDS\n"
+    "  --collector BUNDLE     stream to `salvage collector` (credentials from `collector enroll`);\n"
+    "                         adds a net target first if none is given (see docs/network.md)\n"
+    "  --collector-address ADDR:PORT   the collector (else from a net:ADDR:PORT target)\n"
+    "  --insecure             plaintext to a collector started with --insecure (labs only)\n"
+    "  --net-interface IF|MAC --ip dhcp|static --net-address A/P --net-gateway G\n"
+    "                         the capture kernel's network, instead of copying this host's\n"
+    "                         (the interface routing to the collector, found by RTM_GETROUTE)\n"
     "  -v                     time each step\n";
 
 struct Options {
@@ -61,6 +69,9 @@ struct Options {
   bool strip = true;
   int verbosity = 0;
   CaptureConfig config;
+  std::string collector_bundle;          // --collector: the file to embed
+  std::string bundle_data;               // its contents (arm_network)
+  std::vector<ModuleRequest> net_modules;  // the NIC's drivers (arm_network)
 };
 
 Result<Options> parse_options(int argc, char** argv) {
@@ -83,6 +94,14 @@ Result<Options> parse_options(int argc, char** argv) {
     else if (a == "--final-action") TRY(key("final_action"));
     else if (a == "--timeout") TRY(key("timeout"));
     else if (a == "--device-wait") TRY(key("device_wait"));
+    else if (a == "--collector-address") TRY(key("collector"));
+    else if (a == "--net-interface") TRY(key("net"));
+    else if (a == "--ip") TRY(key("ip"));
+    else if (a == "--net-address") TRY(key("net_address"));
+    else if (a == "--net-gateway") TRY(key("net_gateway"));
+    else if (a == "--net-lab-reference") TRY(key("net_lab_reference"));
+    else if (a == "--insecure") TRY(set_capture_key(o.config, "collector_insecure", "1"));
+    else if (a == "--collector") { ASSIGN_OR_RETURN(o.collector_bundle, need()); }
     else if (a == "--add-module") { ASSIGN_OR_RETURN(std::string v, need()); o.add_modules.push_back(v); }
     else if (a == "--output" || a == "-o") { ASSIGN_OR_RETURN(o.output, need()); }
     else if (a == "--kernel-version") { ASSIGN_OR_RETURN(o.kver, need()); }
@@ -196,6 +215,7 @@ std::string host_device(const TargetSpec& t) {
     case TargetSpec::Kind::kUuid: link = "/dev/disk/by-uuid/" + udev_escape(t.value); break;
     case TargetSpec::Kind::kPartUuid: link = "/dev/disk/by-partuuid/" + udev_escape(t.value); break;
     case TargetSpec::Kind::kPath: link = t.value; break;
+    case TargetSpec::Kind::kNet: return {};  // its NIC comes from --collector (collector_requests)
   }
   std::error_code ec;
   fs::path real = fs::canonical(link, ec);
@@ -243,6 +263,61 @@ std::vector<ModuleRequest> target_requests(const CaptureConfig& cfg, const Log& 
     }
   }
   return reqs;
+}
+
+// The network target (issue 4, agent/net-arm.h): a net target (added first
+// if --collector is given without one), the collector's address, the
+// interface that routes to it with its static configuration (unless given
+// with --net-interface/--ip/--net-address/--net-gateway), its drivers and
+// the credentials to embed.
+Result<void> arm_network(Options& o, const Log& log) {
+  auto& targets = o.config.targets;
+  const TargetSpec* nt = nullptr;
+  for (const auto& t : targets)
+    if (t.kind == TargetSpec::Kind::kNet) nt = &t;
+  if (!nt && o.collector_bundle.empty()) return Ok();
+  if (!nt) {
+    ASSIGN_OR_RETURN(TargetSpec t, parse_target_spec("net"));
+    targets.insert(targets.begin(), t);
+    nt = &targets.front();
+    log.info("--collector: the network is the first target");
+  }
+  NetConfig& n = o.config.net;
+  const std::string collector = nt->value.empty() ? n.collector : nt->value;
+  if (collector.empty()) return make_error("a net target needs the collector's address: --collector-address ADDR:PORT or --target net:ADDR:PORT");
+  if (!o.collector_bundle.empty()) {
+    ASSIGN_OR_RETURN(o.bundle_data, read_file(o.collector_bundle));
+    n.bundle = kCollectorBundlePath;
+  }
+  std::string addr;
+  if (collector.starts_with("[")) addr = collector.substr(1, collector.find(']') - 1);
+  else addr = collector.substr(0, collector.rfind(':'));
+  ASSIGN_OR_RETURN(net::IpAddr ip, net::parse_ip(addr));
+  std::string ifname;
+  ASSIGN_OR_RETURN(net::Netlink nl, net::Netlink::open());
+  if (n.interface.empty()) {
+    ASSIGN_OR_RETURN(NetArming a, detect_net_arming(nl, ip).context("finding the interface to " + collector));
+    apply_net_arming(n, a);
+    ifname = a.ifname;
+    std::string how = n.ip == NetConfig::Ip::kDhcp ? std::string("dhcp") : "static";
+    for (const auto& x : n.addresses) how += " " + x.to_string();
+    for (const auto& g : n.gateways) how += " via " + g.to_string();
+    std::printf("network: %s %s routes to %s; capture kernel: %s\n", a.ifname.c_str(), a.mac.to_string().c_str(),
+                collector.c_str(), how.c_str());
+  } else if (auto links = nl.links(); links.ok()) {
+    if (auto l = net::find_link(*links, n.interface); l.ok()) ifname = l->name;
+  }
+  if (n.ip == NetConfig::Ip::kUnset) return make_error("--net-interface given: say --ip dhcp or --ip static with --net-address");
+  if (ifname.empty()) {
+    log.warn("interface %s is not on this host: its driver is not known here; name it with --add-module",
+             n.interface.c_str());
+  } else {
+    auto mods = net_device_modules("/sys", ifname);
+    if (!mods.ok()) log.warn("interface %s: %s", ifname.c_str(), mods.error().message.c_str());
+    else
+      for (const auto& m : *mods) o.net_modules.push_back({m, "driver of " + ifname + " for the net target", false});
+  }
+  return check_net_config(n, nt->value).context("net target");
 }
 
 Result<std::string> compress(const std::string& data, const std::string& how) {
@@ -345,6 +420,7 @@ Result<void> run(const Options& o, const Log& log) {
   if (!index.has_modules_dep())
     log.info("%s/modules.dep is missing; dependencies come from each module's .modinfo", o.modules_dir.c_str());
   std::vector<ModuleRequest> reqs = target_requests(o.config, log);
+  reqs.insert(reqs.end(), o.net_modules.begin(), o.net_modules.end());
   for (const auto& m : o.add_modules) reqs.push_back({m, "--add-module", false});
   ResolvedModules mods;
   {
@@ -369,6 +445,10 @@ Result<void> run(const Options& o, const Log& log) {
     init_note = std::to_string(bin.size()) + " bytes" +
                 (bin.size() != orig ? " (stripped from " + std::to_string(orig) + ")" : std::string()) + " from " + o.salvage;
     TRY(cpio.add_file("init", 0755, bin));
+    if (!o.bundle_data.empty()) {  // the host's credentials: 0600 like the image itself
+      TRY(cpio.add_dir("etc/salvage", 0700));
+      TRY(cpio.add_file(kCollectorBundlePath, 0600, o.bundle_data));
+    }
     TRY(cpio.add_file(kCaptureConfigPath, 0644, render_capture_config(o.config)));
     for (const auto& m : mods.load_order) {
       std::string src = index.dir() + "/" + m.path;
@@ -422,6 +502,10 @@ int cmd_mkinitramfs(int argc, char** argv) {
     return help ? 0 : 2;
   }
   Log log(parsed->verbosity);
+  if (auto a = arm_network(*parsed, log); !a.ok()) {
+    std::fprintf(stderr, "salvage mkinitramfs: %s\n", a.error().message.c_str());
+    return 1;
+  }
   if (parsed->config.targets.empty()) log.warn("no --target given: the agent needs salvage.target= on the command line");
   auto r = run(*parsed, log);
   if (!r.ok()) {
