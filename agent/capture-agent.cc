@@ -28,8 +28,10 @@
 
 #include "agent/capture-config.h"
 #include "agent/capture-fs.h"
+#include "agent/capture-net.h"
 #include "agent/capture-system.h"
 #include "agent/capture-target.h"
+#include "agent/capture-trace.h"
 #include "agent/capture-write.h"
 #include "formats/codec.h"
 
@@ -132,17 +134,23 @@ void print_log_to_console(const std::string& text) {
 
 // ---- the capture child ----------------------------------------------------
 
-int capture_child(const CaptureConfig& cfg, double deadline) {
+int capture_child(const CaptureConfig& cfg, const std::string& cmdline, double deadline) {
   const Log log(0);
   // 1. Modules for the targets, in dependency order.
   if (auto list = slurp(kCaptureModulesPath); list.ok()) {
     auto paths = parse_module_list(*list);
     if (paths.ok()) {
-      int failed = load_module_list(*paths);
+      int failed = load_module_list(*paths, cmdline);
       if (failed) agent_say("%d module(s) failed to load; trying the targets anyway", failed);
     } else {
       agent_say("%s: %s", kCaptureModulesPath, paths.error().message.c_str());
     }
+  }
+
+  if (cfg.test_hang_s) {
+    agent_say("salvage.test_hang=%u: the capture stalls for %u s (a test of the timeout and the watchdog)",
+              cfg.test_hang_s, cfg.test_hang_s);
+    for (double until = agent_uptime() + cfg.test_hang_s; agent_uptime() < until;) ::sleep(1);
   }
 
   // 2. The crashed kernel's memory: identify, filter, decode the log.
@@ -160,6 +168,7 @@ int capture_child(const CaptureConfig& cfg, double deadline) {
   agent_say("%llu of %llu RAM pages to write after filtering (%.2f s)",
             static_cast<unsigned long long>(s.prepared->filtered.kept.count()),
             static_cast<unsigned long long>(s.prepared->filtered.present.count()), s.prepare_seconds);
+  s.trace = recover_capture_trace(cmdline, RelayresReadPaths{});  // flight recorder (agent/capture-trace.h)
 
   // 3. Targets in order; the first that takes the dump wins.
   auto say_lines = [](const std::string& text) {
@@ -172,6 +181,12 @@ int capture_child(const CaptureConfig& cfg, double deadline) {
   bool kept_incomplete = false;  // a full file system kept vmcore-incomplete
   for (const auto& t : cfg.targets) {
     const std::string name = t.to_string();
+    if (t.kind == TargetSpec::Kind::kNet) {  // the network target: agent/capture-net.h
+      const NetOutcome o = capture_net_target(cfg, t, s, settings, log, deadline);
+      if (o == NetOutcome::kSaved) return kSaved;
+      kept_incomplete |= o == NetOutcome::kIncomplete;
+      continue;
+    }
     double wait = cfg.device_wait_s;
     // Leave time before the supervisor's deadline to print the log and act.
     if (deadline > 0) wait = std::min(wait, std::max(0.0, deadline - agent_uptime() - 5.0));
@@ -278,11 +293,11 @@ void run_capture_agent() {
   pid_t child = ::fork();
   if (child == 0) {
     ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-    ::_exit(capture_child(cfg, deadline));
+    ::_exit(capture_child(cfg, cmdline, deadline));
   }
   if (child < 0) {
     agent_say("fork: %s; capturing in pid 1 itself", std::strerror(errno));
-    outcome = capture_child(cfg, deadline) << 8;  // as a wait status with that exit code
+    outcome = capture_child(cfg, cmdline, deadline) << 8;  // as a wait status with that exit code
   } else {
     outcome = supervise(child, deadline, wd);
   }

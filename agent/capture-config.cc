@@ -39,6 +39,7 @@ std::string TargetSpec::device_spec() const {
     case Kind::kUuid: return "UUID=" + value;
     case Kind::kPartUuid: return "PARTUUID=" + value;
     case Kind::kPath: return value;
+    case Kind::kNet: return value.empty() ? "net" : "net:" + value;
   }
   return value;
 }
@@ -50,6 +51,14 @@ std::string TargetSpec::to_string() const {
 Result<TargetSpec> parse_target_spec(std::string_view spec) {
   std::string whole(spec);
   TargetSpec t;
+  if (spec == "net" || spec.starts_with("net:")) {
+    t.kind = TargetSpec::Kind::kNet;
+    t.value = spec.size() > 4 ? std::string(spec.substr(4)) : std::string();
+    if (spec.size() > 3 && t.value.empty()) return make_error("target '" + whole + "': expected net or net:ADDR:PORT");
+    NetConfig scratch;  // validates ADDR:PORT as the collector= key does
+    if (!t.value.empty()) TRY_CTX(set_net_key(scratch, "collector", t.value), "target '" + whole + "'");
+    return t;
+  }
   if (spec.starts_with("fs:")) {
     spec.remove_prefix(3);
     // The directory follows the last ':' (labels rarely hold a ':', paths of
@@ -84,6 +93,18 @@ Result<TargetSpec> parse_target_spec(std::string_view spec) {
   return t;
 }
 
+Result<std::vector<TargetSpec>> parse_target_list(std::string_view list) {
+  std::vector<TargetSpec> out;
+  for (size_t a = 0; a <= list.size();) {
+    size_t b = list.find(',', a);
+    if (b == std::string_view::npos) b = list.size();
+    ASSIGN_OR_RETURN(TargetSpec t, parse_target_spec(list.substr(a, b - a)));
+    out.push_back(std::move(t));
+    a = b + 1;
+  }
+  return out;
+}
+
 const char* final_action_name(FinalAction a) {
   switch (a) {
     case FinalAction::kReboot: return "reboot";
@@ -101,8 +122,8 @@ Result<void> set_capture_key(CaptureConfig& c, std::string_view key, std::string
       return make_error("version " + std::to_string(ver) + " is not supported (this salvage reads version " +
                         std::to_string(kCaptureConfigVersion) + ")");
   } else if (key == "target") {
-    ASSIGN_OR_RETURN(TargetSpec t, parse_target_spec(v));
-    c.targets.push_back(std::move(t));
+    ASSIGN_OR_RETURN(auto ts, parse_target_list(v));
+    for (auto& t : ts) c.targets.push_back(std::move(t));
   } else if (key == "dump_level") {
     ASSIGN_OR_RETURN(unsigned lvl, parse_uint(key, v, 31));
     c.dump_level = static_cast<int>(lvl);
@@ -121,6 +142,10 @@ Result<void> set_capture_key(CaptureConfig& c, std::string_view key, std::string
     ASSIGN_OR_RETURN(c.timeout_s, parse_uint(key, v, 7 * 24 * 3600));
   } else if (key == "device_wait") {
     ASSIGN_OR_RETURN(c.device_wait_s, parse_uint(key, v, 24 * 3600));
+  } else if (key == "test_hang") {
+    ASSIGN_OR_RETURN(c.test_hang_s, parse_uint(key, v, 24 * 3600));
+  } else if (is_net_key(key)) {
+    return set_net_key(c.net, key, v);
   } else if (key == "kernel_release") {
     if (has_control(v)) return make_error("kernel_release: control character");
     c.kernel_release = std::string(v);
@@ -160,7 +185,9 @@ std::string render_capture_config(const CaptureConfig& c) {
   s += std::string("final_action=") + final_action_name(c.final_action) + "\n";
   s += "timeout=" + std::to_string(c.timeout_s) + "\n";
   s += "device_wait=" + std::to_string(c.device_wait_s) + "\n";
+  if (c.test_hang_s) s += "test_hang=" + std::to_string(c.test_hang_s) + "\n";
   if (!c.kernel_release.empty()) s += "kernel_release=" + c.kernel_release + "\n";
+  s += render_net_config(c.net);
   return s;
 }
 
@@ -194,7 +221,7 @@ std::vector<std::string> apply_capture_cmdline(CaptureConfig& c, std::string_vie
     }
     if (key == "target" && !replaced_targets) {
       // Validate before dropping the baked-in list: a typo must not leave no target.
-      if (auto t = parse_target_spec(value); !t.ok()) {
+      if (auto t = parse_target_list(value); !t.ok()) {
         problems.push_back("kernel command line: " + t.error().message);
         continue;
       }

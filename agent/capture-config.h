@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/net-config.h"
 #include "formats/result.h"
 
 namespace salvage {
@@ -20,8 +21,10 @@ inline constexpr int kCaptureConfigVersion = 1;
 
 // Where a dump goes. Block forms name a raw device or partition; the fs form
 // ("fs:<block form>:<dir>") a file system mounted to write <dir>/<host>/<time>/.
+// "net" or "net:ADDR:PORT" streams to a collector (agent/capture-net.h; value
+// is the ADDR:PORT, "" for the config's collector=).
 struct TargetSpec {
-  enum class Kind { kLabel, kUuid, kPartUuid, kPath };
+  enum class Kind { kLabel, kUuid, kPartUuid, kPath, kNet };
   Kind kind = Kind::kPath;
   std::string value;       // the label, UUID, PARTUUID or /dev path
   bool file_system = false;
@@ -31,6 +34,8 @@ struct TargetSpec {
   std::string to_string() const;    // round-trips through parse_target_spec
 };
 Result<TargetSpec> parse_target_spec(std::string_view spec);
+// A comma-separated list, "net,LABEL=dump" (a label holding ',' cannot be listed).
+Result<std::vector<TargetSpec>> parse_target_list(std::string_view list);
 
 enum class FinalAction { kReboot, kPoweroff, kHalt };
 const char* final_action_name(FinalAction a);
@@ -43,7 +48,12 @@ struct CaptureConfig {
   FinalAction final_action = FinalAction::kReboot;
   unsigned timeout_s = 0;           // whole capture; 0 = no limit
   unsigned device_wait_s = 30;      // how long to wait for a target device to appear
+  // Test hook (salvage.test_hang=S): the capture child stalls S seconds
+  // after loading its modules, like a dead disk would, so the lab can prove
+  // the supervisor's timeout and the watchdog petting on a real kernel.
+  unsigned test_hang_s = 0;
   std::string kernel_release;       // the kernel the modules were taken from (informational)
+  NetConfig net;                    // the net target's interface, addresses, collector (agent/net-config.h)
 };
 
 // Parses /etc/salvage.conf. Unknown keys are errors (a typo must not silently
@@ -51,7 +61,7 @@ struct CaptureConfig {
 Result<CaptureConfig> parse_capture_config(std::string_view text);
 std::string render_capture_config(const CaptureConfig& c);
 
-// Sets one key (the file's keys; "target" appends). Shared by the file parser
+// Sets one key (the file's keys; "target" appends, a comma list appends each). Shared by the file parser
 // and the command-line override.
 Result<void> set_capture_key(CaptureConfig& c, std::string_view key, std::string_view value);
 

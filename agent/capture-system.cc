@@ -17,6 +17,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent/cmdline.h"
+#include "agent/modules.h"
+
 namespace salvage {
 
 namespace {
@@ -79,9 +82,10 @@ void attach_console() {
   if (fd > 2) ::close(fd);
 }
 
-int load_module_list(const std::vector<std::string>& paths) {
+int load_module_list(const std::vector<std::string>& paths, std::string_view cmdline) {
   int failed = 0;
   for (const auto& p : paths) {
+    const std::string params = module_options(cmdline, module_name(p));
     const double t0 = agent_uptime();
     int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -90,10 +94,12 @@ int load_module_list(const std::vector<std::string>& paths) {
       continue;
     }
     // flags 0: the initramfs holds plain .ko files (mkinitramfs decompresses).
-    long r = ::syscall(SYS_finit_module, fd, "", 0);
+    long r = ::syscall(SYS_finit_module, fd, params.c_str(), 0);
     int e = errno;
     ::close(fd);
-    if (r == 0) agent_say("module %s loaded (%.2f s)", p.c_str(), agent_uptime() - t0);
+    if (r == 0 && !params.empty())
+      agent_say("module %s loaded with %s (%.2f s)", p.c_str(), params.c_str(), agent_uptime() - t0);
+    else if (r == 0) agent_say("module %s loaded (%.2f s)", p.c_str(), agent_uptime() - t0);
     else if (e == EEXIST) agent_say("module %s already present", p.c_str());
     else {
       agent_say("module %s: finit_module: %s", p.c_str(), std::strerror(e));
@@ -110,16 +116,19 @@ Watchdog::~Watchdog() {
 void Watchdog::open() {
   if (fd_ >= 0) return;
   fd_ = ::open("/dev/watchdog", O_WRONLY | O_CLOEXEC);
-  if (fd_ < 0) return;  // no hardware watchdog: nothing to pet
+  if (fd_ < 0) return;  // no watchdog (yet): nothing to pet
   int timeout = 0;
   if (::ioctl(fd_, WDIOC_GETTIMEOUT, &timeout) == 0)
-    agent_say("hardware watchdog armed (timeout %d s); petting it while the capture runs", timeout);
+    agent_say("watchdog armed (/dev/watchdog, timeout %d s); petting it while the capture runs", timeout);
   else
-    agent_say("hardware watchdog armed; petting it while the capture runs");
+    agent_say("watchdog armed (/dev/watchdog); petting it while the capture runs");
   pet();
 }
 
 void Watchdog::pet() {
+  // The driver is usually a module (softdog, i6300esb, iTCO_wdt) that the
+  // capture child loads after PID 1 started: keep looking for the device.
+  if (fd_ < 0) open();
   if (fd_ < 0) return;
   (void)!::write(fd_, "\0", 1);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/capture-config.h"
@@ -28,9 +29,11 @@ std::vector<std::string> mount_basics();
 void attach_console();
 
 // Loads each module file with finit_module, in the given order (the list is
-// in dependency order already, from modules.dep). EEXIST (built in or
-// loaded) is fine. Returns the number that failed; each is logged.
-int load_module_list(const std::vector<std::string>& paths);
+// in dependency order already, from modules.dep), with the MOD.PARAM=
+// options `cmdline` gives it (module_options in agent/cmdline.h). EEXIST
+// (built in or loaded) is fine. Returns the number that failed; each is
+// logged.
+int load_module_list(const std::vector<std::string>& paths, std::string_view cmdline);
 
 // Hardware watchdog (/dev/watchdog). Absent is fine: every call is a no-op.
 class Watchdog {
@@ -40,7 +43,8 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
   void open();       // arms it (opening starts the timer) and logs its timeout
-  void pet();        // at most one write per call
+  void pet();        // at most one write per call; opens the device first if
+                     // it has appeared since (its driver is loaded late)
   void disarm();     // magic close: write 'V' then close
   bool active() const { return fd_ >= 0; }
 

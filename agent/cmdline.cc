@@ -158,6 +158,12 @@ const std::vector<std::string>& capture_defaults() {
       "pcie_ports=compat",          // RH: no PCIe port services (AER, PME, hotplug)
       "novmcoredd",                 // RH: no device dumps in /proc/vmcore (memory)
       "kfence.sample_interval=0",   // RH: no KFENCE pool
+      // Ours: in 6.1 tracefs creates a directory of inodes and dentries for
+      // every trace event at boot (event_trace_init, ~7 MiB of slab on
+      // Debian's cloud kernel, measured in the lab: the capture kernel ran
+      // out of memory there at crashkernel=64M). A capture needs no tracing;
+      // eventfs made those directories lazy only in 6.6.
+      "initcall_blacklist=tracer_init_tracefs",
   };
   // Left out on purpose: udev.children-max=2 and initramfs_options=size=90%
   // (RH) tune udev and dracut's squashfs, neither of which salvage runs;
@@ -217,6 +223,26 @@ std::string cmdline_value(std::string_view cmdline, std::string_view key) {
     if (param_key(p) == key) value = t.substr(eq + 1);
   }
   return value;
+}
+
+std::string module_options(std::string_view cmdline, std::string_view module) {
+  std::string want(module);
+  std::replace(want.begin(), want.end(), '-', '_');
+  want += '.';
+  std::string out;
+  for (const auto& token : split_cmdline(cmdline).params) {
+    // Compare the folded key; pass the token's own "param=value" on.
+    if (!param_key(token).starts_with(want)) continue;
+    std::string t = unquote(token);
+    std::string opt = t.substr(t.find('.') + 1);
+    if (opt.empty() || opt[0] == '=') continue;
+    // finit_module parses its string like the command line: a value with
+    // spaces needs its quotes back.
+    if (size_t eq = opt.find('='); eq != std::string::npos && opt.find(' ') != std::string::npos)
+      opt = opt.substr(0, eq + 1) + '"' + opt.substr(eq + 1) + '"';
+    out += (out.empty() ? "" : " ") + opt;
+  }
+  return out;
 }
 
 }  // namespace salvage

@@ -57,4 +57,13 @@ Result<std::string> build_capture_cmdline(std::string_view running, const Captur
 // Used by `salvage status` to show salvage.target from the loaded line.
 std::string cmdline_value(std::string_view cmdline, std::string_view key);
 
+// The options a kernel command line gives module `module` ("softdog" or
+// "virtio-blk"; '-' and '_' are the same), as the parameter string
+// finit_module takes: "soft_margin=5 nowayout" from
+// "softdog.soft_margin=5 softdog.nowayout". The kernel applies MOD.PARAM=
+// words only to built-in code; for loadable modules kmod's modprobe reads
+// them from /proc/cmdline, and the capture agent, which loads modules
+// itself, does the same. Values keep their quotes.
+std::string module_options(std::string_view cmdline, std::string_view module);
+
 }  // namespace salvage

@@ -129,5 +129,17 @@ TEST(CaptureConfig, ModuleList) {
   EXPECT_NE(bad.error().message.find("line 3"), std::string::npos);
 }
 
+TEST(CaptureConfig, TestHangHookRoundTripsAndIsOffByDefault) {
+  CaptureConfig c;
+  EXPECT_EQ(c.test_hang_s, 0u);
+  EXPECT_EQ(render_capture_config(c).find("test_hang"), std::string::npos);
+  EXPECT_TRUE(apply_capture_cmdline(c, "salvage.test_hang=40").empty());
+  EXPECT_EQ(c.test_hang_s, 40u);
+  auto back = parse_capture_config(render_capture_config(c));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->test_hang_s, 40u);
+  EXPECT_FALSE(apply_capture_cmdline(c, "salvage.test_hang=soon").empty());
+}
+
 }  // namespace
 }  // namespace salvage

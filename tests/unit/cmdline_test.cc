@@ -100,5 +100,27 @@ TEST(Cmdline, EveryDropHasAReason) {
   EXPECT_EQ(drop_reason("foo.relayres=1M"), nullptr);
 }
 
+TEST(Cmdline, ModuleOptionsForLoadableModules) {
+  const char* line = "root=/dev/vda1 softdog.soft_margin=5 virtio_blk.queue_depth=64 softdog.nowayout "
+                     "softdogx.a=1 softdog=1 \"softdog.msg=a b\" soft-dog.x=2 salvage.target=LABEL=d";
+  EXPECT_EQ(module_options(line, "softdog"), "soft_margin=5 nowayout msg=\"a b\"");
+  // '-' and '_' are one character in module and parameter names.
+  EXPECT_EQ(module_options(line, "virtio-blk"), "queue_depth=64");
+  EXPECT_EQ(module_options(line, "soft_dog"), "x=2");
+  EXPECT_EQ(module_options(line, "ext4"), "");
+  EXPECT_EQ(module_options("softdog.=3 softdog.", "softdog"), "");
+}
+
+TEST(Cmdline, CaptureKernelSkipsTracefsEventDirectories) {
+  auto r = build_capture_cmdline("root=/dev/vda1", {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->find(" initcall_blacklist=tracer_init_tracefs"), std::string::npos) << *r;
+  CaptureCmdlineOptions o;
+  o.append = "initcall_blacklist=foo_init";  // the user's own list replaces ours
+  r = build_capture_cmdline("", o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->find("tracer_init_tracefs"), std::string::npos) << *r;
+}
+
 }  // namespace
 }  // namespace salvage

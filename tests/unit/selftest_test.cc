@@ -72,5 +72,41 @@ TEST(SelfTest, MissingInitramfsFails) {
   EXPECT_NE(out.find("salvage mkinitramfs"), std::string::npos) << out;
 }
 
+// A file-system target mounted now: its file-system module (a loadable
+// xfs here) must be in the initramfs, and the mount must have room.
+void mount_xfs(FakeHost& h, const std::string& mountpoint) {
+  h.add_disk("vdd", "crashfs", 8ull << 30);
+  testing::write_file(h.root + "/sys/module/xfs/initstate", "live\n");
+  testing::write_file(h.root + "/proc/self/mounts", "/dev/vdd " + mountpoint + " xfs rw,relatime 0 0\n");
+}
+
+TEST(SelfTest, FileSystemTargetNeedsItsModule) {
+  FakeHost h;
+  mount_xfs(h, h.root);  // statvfs of the mount point: the temp dir's real file system
+  std::string out;
+  EXPECT_EQ(run_test(h, {"--target", "fs:LABEL=crashfs:/var/crash"}, &out), 1) << out;
+  EXPECT_NE(out.find("FAIL  target fs:LABEL=crashfs:/var/crash: needs module xfs"), std::string::npos) << out;
+  EXPECT_NE(out.find(" free for an estimated "), std::string::npos) << out;
+}
+
+TEST(SelfTest, FileSystemTargetWithModulePasses) {
+  FakeHost h;
+  mount_xfs(h, h.root);
+  testing::write_file(h.root + "/var/lib/salvage/initramfs-" + h.release + ".img",
+                      testing::capture_initramfs("version=1\ntarget=fs:LABEL=crashfs:/var/crash\n",
+                                                 {"lib/modules/x/kernel/fs/xfs/xfs.ko"}));
+  std::string out;
+  EXPECT_EQ(run_test(h, {}, &out), 0) << out;
+  EXPECT_NE(out.find("ok    target fs:LABEL=crashfs:/var/crash: module xfs is in the initramfs"), std::string::npos) << out;
+}
+
+TEST(SelfTest, UnmountedFileSystemTargetIsAWarningNotAFailure) {
+  FakeHost h;
+  h.add_disk("vdd", "crashfs", 8ull << 30);
+  std::string out;
+  EXPECT_EQ(run_test(h, {"--target", "fs:LABEL=crashfs:/var/crash"}, &out), 0) << out;
+  EXPECT_NE(out.find("warn  target fs:LABEL=crashfs:/var/crash: not mounted now"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace salvage
