@@ -26,11 +26,21 @@
  *    lab.pagecache_mib=P MiB written to /tmp/lab-pagecache.txt (default 4)
  *    lab.nocrash        stop after the workload (debug), then power off
  *    lab.salvage_load   arm with /lab/salvage load instead of kexec_file_load
+ *    lab.salvage_save   the boot after a capture: mount /dev/vdb (ext4) on
+ *                       /var/crash, run `salvage save --device /dev/vda1`
+ *                       twice (the second must save nothing), power off
+ *    lab.copy_out=T:DIR the boot after a capture to a file system: mount
+ *                       /dev/vda (type T) read-only, write every file under
+ *                       DIR to /dev/vdb as "F <mode> <size> <path>\n" +
+ *                       bytes (directories "D <mode> 0 <path>\n"), end with
+ *                       "E\n"; the host unpacks it (for file systems the
+ *                       host cannot read without mounting, like xfs)
  *
  * Every line this program prints starts with "LAB: ". Fatal errors print
  * "LAB: ERROR: ..." and power the machine off.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -394,10 +404,57 @@ static void load_capture_kernel(void)
     free(loaded);
 }
 
+/* Runs /lab/salvage with `args` (NULL-terminated, argv[0] included) and
+ * returns its exit status, or -1. */
+static int run_salvage(char *const args[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv("/lab/salvage", args);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* lab.salvage_save: the normal boot after a capture, as a systemd unit
+ * would run `salvage save` (tests/vm/run-agent-lab.sh). ext4 is built into
+ * Debian's cloud kernel, so only the virtio modules are needed. */
+static void salvage_save_boot(void)
+{
+    for (int i = 0; i < 100 && (access("/dev/vda1", F_OK) || access("/dev/vdb", F_OK)); i++)
+        usleep(100 * 1000);
+    mkdir("/var", 0755);
+    mkdir("/var/crash", 0700);
+    if (mount("/dev/vdb", "/var/crash", "ext4", 0, NULL))
+        die("mount /dev/vdb on /var/crash");
+    char *save[] = {"/lab/salvage", "save", "--device", "/dev/vda1", "--crash-dir", "/var/crash",
+                    "--min-free", "1M", NULL};
+    int first = run_salvage(save);
+    say("salvage save exited %d", first);
+    int second = run_salvage(save);
+    say("second salvage save exited %d", second);
+    sync();
+    if (umount("/var/crash"))
+        die("umount /var/crash");
+    say("salvage save boot done (first %d, second %d)", first, second);
+    poweroff();
+}
+
+#include "labinit-flightrec.c" /* lab.flightrec=, lab.relay_copy= (issue 5) */
+
 static void first_kernel(void)
 {
     xmount("tmpfs", "/tmp", "tmpfs");
     load_modules();
+    if (opt("flightrec"))
+        flightrec_first_kernel(opt("flightrec"));
+    if (opt("salvage_save"))
+        salvage_save_boot();
+    if (opt("copy_out"))
+        copy_out_boot(opt("copy_out"));
     workload();
     if (opt("nocrash")) {
         say("lab.nocrash given, powering off");
@@ -528,6 +585,11 @@ int main(void)
     int capture = access("/proc/vmcore", F_OK) == 0;
     say("labinit start: kernel %s, %s", u.release,
         capture ? "capture kernel (/proc/vmcore present)" : "first kernel");
+    if (capture && opt("relay_copy")) {
+        load_modules();
+        flightrec_copy_region(opt("relay_copy"));
+        poweroff();
+    }
     if (capture)
         capture_kernel();
     else
