@@ -16,6 +16,7 @@
 
 #include "agent/capture-progress.h"
 #include "agent/capture-system.h"
+#include "agent/capture-trace.h"
 #include "agent/file-sink.h"
 
 namespace salvage {
@@ -133,6 +134,8 @@ Result<FsCaptureResult> write_capture_files(const std::string& out_dir, const st
   } else {
     agent_say("no kernel log to save (%s)", src.dmesg_error.c_str());
   }
+
+  save_trace_to_dir(out_dir, src.trace.get(), shown);  // flight recorder: small, before the dump
 
   // 2. The dump as vmcore-incomplete through the convert pipeline. The
   // sink's finish() fdatasyncs; a full file system ends the page loop and

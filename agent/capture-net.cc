@@ -13,6 +13,7 @@
 #include "agent/capture-fs.h"
 #include "agent/capture-progress.h"
 #include "agent/capture-system.h"
+#include "agent/capture-trace.h"
 #include "agent/dhcp.h"
 #include "agent/net-sink.h"
 
@@ -220,6 +221,22 @@ NetOutcome capture_net_target(const CaptureConfig& cfg, const TargetSpec& t, Cap
     agent_say("no kernel log to save (%s)", src.dmesg_error.c_str());
   }
 
+  // 3b. The flight-recorder trace as artifacts "trace/<file>", streamed
+  // from the region (agent/capture-trace.h): small, before the dump.
+  const u64 before_trace = ns.acknowledged_bytes();
+  std::unique_ptr<Sink> tsink;
+  save_trace_as_artifacts(
+      src.trace.get(),
+      TraceArtifactTarget{[&](const std::string& n) -> Result<Sink*> {
+                            ASSIGN_OR_RETURN(tsink, ns.open_artifact(n, ArtifactKind::kSequential));
+                            return tsink.get();
+                          },
+                          [&](bool complete) {
+                            auto s = std::move(tsink);
+                            return s ? ns.close_artifact(*s, complete) : Result<void>(Ok());
+                          }});
+  const u64 trace_bytes = ns.acknowledged_bytes() - before_trace;
+
   // 4. The dump through the convert pipeline, priority passes included.
   auto vsink = ns.open_artifact("vmcore", ArtifactKind::kSeekable);
   if (!vsink.ok()) {
@@ -239,7 +256,7 @@ NetOutcome capture_net_target(const CaptureConfig& cfg, const TargetSpec& t, Cap
     r.complete = false;
     r.incomplete_reason = closed.error().message;
   }
-  r.dump_bytes = ns.acknowledged_bytes() - r.dmesg_bytes;
+  r.dump_bytes = ns.acknowledged_bytes() - r.dmesg_bytes - trace_bytes;
   if (!r.complete) {
     say("dump cut short: " + r.incomplete_reason + (ns.stopped() != NetStop::kNone ? std::string(" (") + stop_name(ns.stopped()) + ")" : ""));
   }

@@ -7,6 +7,7 @@
 
 #include "agent/capture-progress.h"
 #include "agent/capture-system.h"
+#include "agent/capture-trace.h"
 #include "agent/file-source.h"
 #include "agent/header-info.h"
 #include "agent/save-device.h"
@@ -91,6 +92,8 @@ Result<CaptureResult> capture_to_device(const std::string& device, const std::st
   } else {
     agent_say("no kernel log to save (%s)", src.dmesg_error.c_str());
   }
+
+  save_trace_to_container(w, src.trace.get());  // flight recorder: small, before the dump
 
   // 2. The dump through the convert pipeline. A full device ends the page
   // loop with an error; the writer then marks the dump incomplete and the

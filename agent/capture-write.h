@@ -20,6 +20,8 @@
 
 namespace salvage {
 
+struct RecoveredTrace;  // agent/capture-trace.h
+
 // Read once from /proc/vmcore, shared by every target tried.
 struct CaptureSource {
   std::unique_ptr<ByteSource> file;
@@ -29,6 +31,7 @@ struct CaptureSource {
   std::string dmesg;        // the decoded kernel log ("" if it could not be decoded)
   std::string dmesg_error;  // why not
   double prepare_seconds = 0;
+  std::shared_ptr<RecoveredTrace> trace;  // the flight recorder's files, or null (issue 5)
 };
 
 Result<std::unique_ptr<CaptureSource>> open_capture_source(const std::string& vmcore, int dump_level, const Log& log);

@@ -13,5 +13,7 @@ int cmd_mkinitramfs(int argc, char** argv);
 int cmd_load(int argc, char** argv);
 int cmd_status(int argc, char** argv);
 int cmd_test(int argc, char** argv);
+int cmd_collector(int argc, char** argv);
+int cmd_trace(int argc, char** argv);
 
 }  // namespace salvage

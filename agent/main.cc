@@ -16,7 +16,7 @@ struct Command {
   const char* help;
 };
 
-int not_yet(int, char** argv) {
+[[maybe_unused]] int not_yet(int, char** argv) {
   std::fprintf(stderr, "salvage %s: not implemented yet in this build\n", argv[0]);
   return 2;
 }
@@ -30,8 +30,8 @@ constexpr Command kCommands[] = {
     {"test", salvage::cmd_test, "dry-run check: initramfs, targets, room, reserved memory (no crash)"},
     {"mkinitramfs", salvage::cmd_mkinitramfs, "build the capture initramfs: mkinitramfs --target SPEC [--add-module M] --output FILE"},
     {"save", salvage::cmd_save, "save a pending dump from the raw dump device: save [--device DEV] [--crash-dir DIR] [--format F]"},
-    {"collector", not_yet, "receive dumps over the network"},
-    {"trace", not_yet, "recover and show flight-recorder traces"},
+    {"collector", salvage::cmd_collector, "receive dumps over the network: collector [--listen A:P] [--root DIR] | collector enroll HOST --out B"},
+    {"trace", salvage::cmd_trace, "flight recorder: trace show|extract|check FILE|DIR|--region SIZE@ADDR"},
 };
 
 void usage(std::FILE* f) {

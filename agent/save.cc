@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "agent/capture-config.h"
+#include "agent/capture-trace.h"
 #include "agent/commands.h"
 #include "agent/file-util.h"
 #include "agent/convert.h"
@@ -143,6 +144,7 @@ Result<std::string> find_device(const SaveOptions& o) {
       case TargetSpec::Kind::kLabel: return "/dev/disk/by-label/" + t.value;
       case TargetSpec::Kind::kUuid: return "/dev/disk/by-uuid/" + t.value;
       case TargetSpec::Kind::kPartUuid: return "/dev/disk/by-partuuid/" + t.value;
+      case TargetSpec::Kind::kNet: continue;  // streamed to a collector: nothing on a device
     }
   }
   return make_error(o.config + " names no raw dump device (only file-system targets); nothing to save");
@@ -247,6 +249,8 @@ std::string check_section(const ContainerReader& c, const SectionInfo& s) {
 
 // Files of the other artifacts keep the section name, out of the way of ours.
 std::string artifact_file(const SectionInfo& s) {
+  if (std::string t = trace_file_for_section(s.name); s.type == SectionType::kTrace && !t.empty())
+    return "trace/" + safe_component(t, "section");  // agent/capture-trace.h
   std::string n = safe_component(s.name, "section");
   if (n == "vmcore" || n == "dmesg.txt" || n == "summary.txt" || n.find("-incomplete") != std::string::npos)
     n = "capture-" + n;
@@ -270,6 +274,9 @@ int cmd_save(int argc, char** argv) {
     log.error("%s", e.message.c_str());
     return 1;
   };
+
+  // 0. A flight-recorder channel that survived a warm reset (issue 5).
+  save_boot_trace(opt.crash_dir, BootTracePaths{}, log);
 
   // 1. Find and open the dump device; is there a container with a pending dump?
   auto device = find_device(opt);
@@ -345,6 +352,7 @@ int cmd_save(int argc, char** argv) {
   if (host.empty() || host == "(none)") {
     char hn[256] = {};
     host = gethostname(hn, sizeof hn - 1) == 0 ? hn : "";
+    if (host == "(none)") host.clear();  // neither has a name: "unknown-host", as the fs target says
   }
   const std::string host_dir = opt.crash_dir + "/" + safe_component(host, "unknown-host");
   const i64 when = ci.crash_time ? ci.crash_time : ci.write_time ? ci.write_time : std::time(nullptr);
@@ -415,6 +423,8 @@ int cmd_save(int argc, char** argv) {
     else if (&s == dmesg_s) res.file = "dmesg.txt";
     if (!res.file.empty()) continue;
     res.file = artifact_file(s);
+    if (res.file.starts_with("trace/"))
+      if (auto d = make_dir_0700(out_dir + "/trace"); !d.ok()) return fail(d.error());
     StagedFile f(out_dir, res.file);
     Result<void> r = copy_source(*c.section_data(s), f.temp());
     if (r.ok()) r = f.commit();

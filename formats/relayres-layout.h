@@ -99,8 +99,20 @@ typedef uint64_t rr_u64;
 /* relayres_header.flags */
 #define RELAYRES_F_OVERWRITE 0x1u /* flight recorder: the oldest sub-buffer is reused */
 
-/* relayres_header.clock_id: what record timestamps count. */
-#define RELAYRES_CLOCK_LOCAL 1u /* local_clock() ns since boot (per-CPU, not synchronised) */
+/* relayres_header.clock_id: what record timestamps (relayres_record.ts and
+ * relayres_subbuf.first_ts) count.
+ *   LOCAL: local_clock() ns since boot (per CPU, not synchronised).
+ *   TSC:   raw x86 TSC cycles (rdtsc). A reader converts a stamp to ns as
+ *          anchor_clock_ns + (ts - anchor_tsc) * 1000000 / tsc_khz (signed;
+ *          the same offset added to anchor_real_ns gives wall time). The
+ *          writer chooses it only when the TSC is constant, nonstop and
+ *          synchronised across CPUs, or when told to (flightrec clock=tsc):
+ *          one rdtsc per record instead of local_clock(), whose sched_clock
+ *          slow path costs hundreds of ns when the kernel marked the TSC
+ *          unstable (docs/relayres.md). Added in version 1 through reserved
+ *          bytes: a reader that does not know it sees an unknown clock_id. */
+#define RELAYRES_CLOCK_LOCAL 1u
+#define RELAYRES_CLOCK_TSC 2u
 
 struct relayres_header {
   rr_u64 magic;           /* RELAYRES_MAGIC */
@@ -124,7 +136,10 @@ struct relayres_header {
   rr_u64 anchor_clock_ns; /* local_clock() at initialisation ... */
   rr_u64 anchor_real_ns;  /* ... and CLOCK_REALTIME at the same moment: wall time of a record */
   rr_u64 init_jiffies;    /* informational */
-  rr_u8 reserved1[48];    /* zero */
+  rr_u32 tsc_khz;         /* RELAYRES_CLOCK_TSC: TSC cycles per ms (the kernel's tsc_khz); else 0 */
+  rr_u32 reserved3;       /* zero */
+  rr_u64 anchor_tsc;      /* RELAYRES_CLOCK_TSC: the TSC at anchor_clock_ns/anchor_real_ns; else 0 */
+  rr_u8 reserved1[32];    /* zero */
   rr_u32 reserved2;       /* zero */
   rr_u32 hdr_crc;         /* CRC-32 (IEEE, as zlib's crc32()) of bytes [0, header_size) with this field zero */
 };
@@ -167,7 +182,7 @@ struct relayres_record {
   rr_u16 type;  /* RELAYRES_EV_* or a client's own >= 0x8000 */
   rr_u16 cpu;   /* the CPU that wrote it */
   rr_u64 seq;   /* per-CPU record sequence: strictly increasing by 1 */
-  rr_u64 ts;    /* relayres_header.clock_id clock, ns */
+  rr_u64 ts;    /* relayres_header.clock_id clock: ns (LOCAL) or cycles (TSC) */
   /* payload follows */
 };
 RELAYRES_ASSERT_SIZE(struct relayres_record, 24);
