@@ -319,16 +319,11 @@ Result<ResolvedModules> resolve_modules(const ModuleIndex& index, const std::vec
   return out;
 }
 
-Result<std::vector<std::string>> block_device_modules(const std::string& sysfs_root, const std::string& devname) {
+Result<std::vector<std::string>> device_driver_modules(const std::string& sysfs_root, const std::string& device_dir) {
   std::error_code ec;
-  fs::path cls = fs::path(sysfs_root) / "class" / "block" / devname;
-  fs::path dir = fs::canonical(cls, ec);
-  if (ec) return make_error(cls.string() + ": " + ec.message());
-  // A partition's sysfs directory sits inside its disk's and has no device link.
-  if (fs::exists(dir / "partition", ec)) dir = dir.parent_path();
-  fs::path dev = fs::canonical(dir / "device", ec);
+  fs::path dev = fs::canonical(fs::path(device_dir) / "device", ec);
   std::vector<std::string> chain;  // device first, then its parents
-  if (ec) return chain;            // virtual disks (loop, dm, zram): no hardware driver
+  if (ec) return chain;            // virtual devices (loop, dm, zram, bridges): no hardware driver
   fs::path devices = fs::canonical(fs::path(sysfs_root) / "devices", ec);
   if (ec) return make_error(sysfs_root + "/devices: " + ec.message());
   for (fs::path p = dev; p.string().starts_with(devices.string()) && p != devices; p = p.parent_path()) {
@@ -341,6 +336,16 @@ Result<std::vector<std::string>> block_device_modules(const std::string& sysfs_r
   }
   // Bus drivers first (virtio_pci before virtio_blk), as a boot would load them.
   return std::vector<std::string>(chain.rbegin(), chain.rend());
+}
+
+Result<std::vector<std::string>> block_device_modules(const std::string& sysfs_root, const std::string& devname) {
+  std::error_code ec;
+  fs::path cls = fs::path(sysfs_root) / "class" / "block" / devname;
+  fs::path dir = fs::canonical(cls, ec);
+  if (ec) return make_error(cls.string() + ": " + ec.message());
+  // A partition's sysfs directory sits inside its disk's and has no device link.
+  if (fs::exists(dir / "partition", ec)) dir = dir.parent_path();
+  return device_driver_modules(sysfs_root, dir.string());
 }
 
 }  // namespace salvage

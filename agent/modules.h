@@ -82,4 +82,9 @@ Result<ResolvedModules> resolve_modules(const ModuleIndex& index, const std::vec
 // no driver/module link and are skipped. sysfs_root is "/sys" except in tests.
 Result<std::vector<std::string>> block_device_modules(const std::string& sysfs_root, const std::string& devname);
 
+// The loadable driver modules of a sysfs device directory
+// (<sysfs>/class/<class>/<name>) and of every parent device up to the root,
+// bus drivers first. Built-in drivers have no module link and are skipped.
+Result<std::vector<std::string>> device_driver_modules(const std::string& sysfs_root, const std::string& device_dir);
+
 }  // namespace salvage

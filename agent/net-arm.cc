@@ -49,20 +49,7 @@ Result<std::vector<std::string>> net_device_modules(const std::string& sysfs_roo
     return make_error("bad interface name '" + ifname + "'");
   fs::path dir = fs::path(sysfs_root) / "class" / "net" / ifname;
   if (!fs::exists(dir, ec)) return make_error(dir.string() + ": no such interface");
-  fs::path dev = fs::canonical(dir / "device", ec);
-  std::vector<std::string> chain;  // device first, then its parents
-  if (ec) return chain;            // virtual interface: no hardware driver
-  fs::path devices = fs::canonical(fs::path(sysfs_root) / "devices", ec);
-  if (ec) return make_error(sysfs_root + "/devices: " + ec.message());
-  for (fs::path p = dev; p.string().starts_with(devices.string()) && p != devices; p = p.parent_path()) {
-    fs::path link = fs::read_symlink(p / "driver" / "module", ec);
-    if (ec) continue;  // no driver, or a built-in one
-    std::string m = module_name(link.filename().string());
-    bool seen = false;
-    for (const auto& c : chain) seen = seen || c == m;
-    if (!seen) chain.push_back(m);
-  }
-  return std::vector<std::string>(chain.rbegin(), chain.rend());
+  return device_driver_modules(sysfs_root, dir.string());  // a virtual interface has none
 }
 
 void apply_net_arming(NetConfig& n, const NetArming& a) {
