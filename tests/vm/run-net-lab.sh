@@ -12,7 +12,8 @@
 #      /proc/vmcore raw onto a second disk first: the reference the stored
 #      pages are compared with, from the same capture;
 #   3. the first kernel (labinit) arms with `salvage load` and panics;
-#   4. the capture kernel runs salvage as /init: link up, TLS session,
+#   4. the capture kernel (its clock set to 2001 with -rtc: older than the
+#      certificates) runs salvage as /init: link up, TLS session,
 #      dmesg.txt, vmcore (priority passes), summary.txt; then reboots
 #      (QEMU exits: -no-reboot);
 #   5. on the host: the collector stored <root>/<host>/<time>/{vmcore,
@@ -134,6 +135,8 @@ else
 fi
 
 # ---- 4. boot: arm, panic, capture over the network ----------------------------
+# The guest's clock starts in 2001, long before the certificates enrolled
+# above were issued: the capture kernel's TLS must not depend on the date.
 CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
 lab.pagecache_mib=4 lab.salvage_load"
 log "booting $KVER: salvage load, panic, salvage as /init streaming to 127.0.0.1:$PORT ($([ $RESUME = 1 ] && echo 'dhcp, collector killed and restarted' || echo static))"
@@ -142,6 +145,7 @@ set +e
 timeout --foreground -k 10 "${NET_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
     -display none -vga none -monitor none -no-reboot \
+    -rtc base=2001-01-01 \
     -serial "file:$SERIAL" \
     -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
     -netdev user,id=n0 -device "virtio-net-pci,netdev=n0,mac=$MAC" \
