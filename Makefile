@@ -31,7 +31,7 @@ DEBIAN_PACKAGES := build-essential pkg-config libelf-dev zlib1g-dev libdeflate-d
   qemu-system-x86 cpio kmod file binutils makedumpfile crash python3-libkdumpfile \
   python3-minimal ca-certificates time systemd \
   libblkid-dev fdisk e2fsprogs xfsprogs libboost-dev libssl-dev \
-  linux-source-6.1 flex bison bc
+  linux-source-6.1 flex bison bc zstd
 
 .PHONY: module all deps test test-unit test-units lab-agent test-lab test-readers test-fuzz fuzz test-slow bench demo lab lab-la57 help clean
 
@@ -66,23 +66,49 @@ $(DEPS_STAMP):
 	fi
 	@touch $@
 
-$(BIN): $(DEPS_STAMP) $(MAIN_OBJ) $(LIB_OBJ)
-	$(CXX) $(LDSTATIC) $(LDGC) -o $@ $(MAIN_OBJ) $(LIB_OBJ) $(LIBS)
+# The disk-only capture agent (agent/disk-agent.h): salvage without the
+# objects that need OpenSSL, embedded zstd-compressed in salvage, which
+# `salvage mkinitramfs` uses when no target is `net`. Everything else that
+# links LIB_OBJ gets the empty blob.
+NET_OBJ        := $(filter $(BUILD)/agent/collector% $(BUILD)/agent/tls.o $(BUILD)/agent/net-sink.o \
+                    $(BUILD)/agent/capture-net.o,$(LIB_OBJ))
+EMBED_OBJ      := $(BUILD)/agent/disk-agent/embedded.o
+NO_BLOB_OBJ    := $(BUILD)/agent/disk-agent/no-blob.o
+LIB_OBJ_NOBLOB := $(LIB_OBJ) $(EMBED_OBJ) $(NO_BLOB_OBJ)
+DISK_AGENT     := $(BUILD)/salvage-disk-agent
+LIBS_NO_TLS    := $(filter-out -lssl -lcrypto,$(LIBS))
+
+$(DISK_AGENT): $(DEPS_STAMP) $(MAIN_OBJ) $(filter-out $(NET_OBJ),$(LIB_OBJ)) $(BUILD)/agent/disk-agent/net-absent.o $(EMBED_OBJ) $(NO_BLOB_OBJ)
+	$(CXX) $(LDSTATIC) $(LDGC) -o $@ $(filter %.o,$^) $(LIBS_NO_TLS)
+
+$(DISK_AGENT).zst: $(DISK_AGENT)
+	strip -o $@.stripped $< && zstd -q -19 -f -o $@ $@.stripped && rm -f $@.stripped
+
+$(BUILD)/agent/disk-agent/blob.o: agent/disk-agent/blob.S $(DISK_AGENT).zst
+	@mkdir -p $(dir $@)
+	$(CC) -c -DDISK_AGENT_ZST='"$(DISK_AGENT).zst"' -o $@ $<
+
+$(BUILD)/agent/disk-agent/no-blob.o: agent/disk-agent/no-blob.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+$(BIN): $(DEPS_STAMP) $(MAIN_OBJ) $(LIB_OBJ) $(EMBED_OBJ) $(BUILD)/agent/disk-agent/blob.o
+	$(CXX) $(LDSTATIC) $(LDGC) -o $@ $(MAIN_OBJ) $(LIB_OBJ) $(EMBED_OBJ) $(BUILD)/agent/disk-agent/blob.o $(LIBS)
 
 $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ_NOBLOB)
 	$(CXX) -o $@ $^ -lgtest -lgtest_main $(LIBS)
 
 # Test-only helper: salvage's page filter vs a makedumpfile kdump file
 # (tests/readers/filter-vs-makedumpfile.sh).
-$(BUILD)/filter-compare: $(BUILD)/tests/tools/filter-compare.o $(LIB_OBJ)
+$(BUILD)/filter-compare: $(BUILD)/tests/tools/filter-compare.o $(LIB_OBJ_NOBLOB)
 	$(CXX) -o $@ $^ $(LIBS)
 
 # Test-only helper: a raw-device dump container from a vmcore (tests/readers/save-lab.sh).
-$(BUILD)/make-container: $(BUILD)/tests/tools/make-container.o $(LIB_OBJ)
+$(BUILD)/make-container: $(BUILD)/tests/tools/make-container.o $(LIB_OBJ_NOBLOB)
 	$(CXX) -o $@ $^ $(LIBS)
 
 # Test-only helper: a synthetic relayres= region image (tests/bench/relay-recover-bench.sh).

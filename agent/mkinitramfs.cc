@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "agent/capture-config.h"
+#include "agent/disk-agent.h"
 #include "agent/commands.h"
 #include "agent/file-util.h"
 #include "agent/log.h"
@@ -49,7 +50,8 @@ constexpr const char* kUsage =
     "  --kernel-version KVER  default: the running kernel (uname -r)\n"
     "  --modules-dir DIR      default /lib/modules/KVER\n"
     "  --kernel-config FILE   default DIR/../../../boot/config-KVER, then /boot/config-KVER\n"
-    "  --salvage PATH         the binary to use as /init (default: this one)\n"
+    "  --salvage PATH         the binary to use as /init (default: the embedded disk-only\n"
+    "                         agent when no target is net, else this one)\n"
     "  --no-strip             keep the binary's symbols and debug info\n"
     "  --compress C           auto (zstd if the kernel has CONFIG_RD_ZSTD, else gzip), gzip, zstd, none\n"
     "  --dump-level N --codec raw|zlib|lzo|snappy|zstd --format kdump|elf|lkcd\n"
@@ -67,6 +69,7 @@ struct Options {
   std::string output, kver, modules_dir, kernel_config, salvage = "/proc/self/exe", compress = "auto";
   std::vector<std::string> add_modules;
   bool strip = true;
+  bool salvage_given = false;  // --salvage: use exactly that binary
   int verbosity = 0;
   CaptureConfig config;
   std::string collector_bundle;          // --collector: the file to embed
@@ -107,7 +110,7 @@ Result<Options> parse_options(int argc, char** argv) {
     else if (a == "--kernel-version") { ASSIGN_OR_RETURN(o.kver, need()); }
     else if (a == "--modules-dir") { ASSIGN_OR_RETURN(o.modules_dir, need()); }
     else if (a == "--kernel-config") { ASSIGN_OR_RETURN(o.kernel_config, need()); }
-    else if (a == "--salvage") { ASSIGN_OR_RETURN(o.salvage, need()); }
+    else if (a == "--salvage") { ASSIGN_OR_RETURN(o.salvage, need()); o.salvage_given = true; }
     else if (a == "--compress") {
       ASSIGN_OR_RETURN(o.compress, need());
       if (o.compress != "auto" && o.compress != "gzip" && o.compress != "zstd" && o.compress != "none")
@@ -439,11 +442,23 @@ Result<void> run(const Options& o, const Log& log) {
     // The kernel opens /dev/console for init's stdio before devtmpfs exists
     // (init/main.c console_on_rootfs); a node in the archive makes it work.
     TRY(cpio.add_char_device("dev/console", 0600, 5, 1));
-    ASSIGN_OR_RETURN(std::string bin, read_file(o.salvage));
+    // Without a net target the image gets the embedded disk-only agent,
+    // without TLS (agent/disk-agent.h): a smaller image and a smaller
+    // crashkernel= reservation. --salvage PATH always wins.
+    bool wants_net = false;
+    for (const auto& t : o.config.targets) wants_net = wants_net || t.kind == TargetSpec::Kind::kNet;
+    std::string source = o.salvage;
+    std::string bin;
+    if (!o.salvage_given && !wants_net && !embedded_disk_agent().empty()) {
+      ASSIGN_OR_RETURN(bin, disk_agent_binary());
+      source = "the embedded disk-only agent (no target is net)";
+    } else {
+      ASSIGN_OR_RETURN(bin, read_file(o.salvage));
+    }
     size_t orig = bin.size();
-    ASSIGN_OR_RETURN(bin, prepare_init(std::move(bin), o.salvage, !o.strip));
+    ASSIGN_OR_RETURN(bin, prepare_init(std::move(bin), source, !o.strip));
     init_note = std::to_string(bin.size()) + " bytes" +
-                (bin.size() != orig ? " (stripped from " + std::to_string(orig) + ")" : std::string()) + " from " + o.salvage;
+                (bin.size() != orig ? " (stripped from " + std::to_string(orig) + ")" : std::string()) + " from " + source;
     TRY(cpio.add_file("init", 0755, bin));
     if (!o.bundle_data.empty()) {  // the host's credentials: 0600 like the image itself
       TRY(cpio.add_dir("etc/salvage", 0700));

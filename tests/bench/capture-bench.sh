@@ -78,7 +78,7 @@ copy_modules() {  # ROOT
 strip -o "$WORK/salvage" "$SALVAGE"
 mk_salvage() {  # OUTPUT COMPRESS
     "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
-        --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
+        --kernel-config "$LAB_DIR/boot/config-$KVER" \
         --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
         --dump-level 31 --compress "$2" --output "$1" > "$WORK/mkinitramfs.out" 2>&1 \
         || { cat "$WORK/mkinitramfs.out" >&2; die "salvage mkinitramfs failed"; }

@@ -3,7 +3,8 @@
 #
 # The capture agent end to end on the lab's real Debian kernel (issue 3):
 #   1. on the host, `salvage mkinitramfs` builds the capture initramfs from
-#      the lab's module tree: salvage as /init, target LABEL=salvagedump,
+#      the lab's module tree: salvage's embedded disk-only agent (no TLS,
+#      agent/disk-agent.h) as /init, target LABEL=salvagedump,
 #      the virtio modules, zlib pages (Debian's makedumpfile 1.7.2 is built
 #      without zstd, and it must read the dump too);
 #   2. the dump disk is a GPT image with one partition named "salvagedump"
@@ -97,7 +98,7 @@ fail() {
 # ---- 1. the capture initramfs, by salvage itself --------------------------
 strip -o "$WORK/salvage" "$SALVAGE"
 "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
-    --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
+    --kernel-config "$LAB_DIR/boot/config-$KVER" \
     --target "$TARGET" --add-module virtio_blk --add-module virtio_pci --add-module softdog --codec zlib "${MK_EXTRA[@]}" \
     --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
 INITRAMFS_SIZE=$(stat -c %s "$WORK/capture.img")
@@ -180,6 +181,7 @@ grep -aq 'capture kernel loaded by salvage load' "$SERIAL" || grep -aq 'capture 
   fail "salvage load did not arm the capture kernel"
 grep -q 'LAB: .*panicking' "$SERIAL" || fail "the first kernel never panicked"
 grep -q 'salvage: .*capture agent starting as pid 1' "$SERIAL" || fail "salvage did not start as /init of the capture kernel"
+grep -q 'from the embedded disk-only agent' "$WORK/mkinitramfs.out" || fail "mkinitramfs did not use the embedded disk-only agent: $(grep -i init "$WORK/mkinitramfs.out")"
 grep -q 'salvage: .*final action: reboot' "$SERIAL" || fail "the agent did not reach its final action"
 cp "$SERIAL" "$CACHE_DIR/agent-lab$([ $MISSING = 1 ] && echo -missing)$([ $FS = 1 ] && echo -$FSTYPE)$([ $SMALL = 1 ] && echo -small)$([ $HANG = 1 ] && echo -hang).serial.log" 2>/dev/null || true
 
