@@ -19,26 +19,17 @@
 #include "agent/capture-fs.h"
 #include "agent/file-source.h"
 #include "tests/fuzz/synth-vmcore.h"
+#include "tests/unit/temp-dir.h"
 
 namespace salvage {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/salvage-capture-fs-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+using testing::mode_of;
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("salvage-capture-fs") {}
 };
-
-unsigned mode_of(const std::string& p) {
-  struct stat st {};
-  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
-  return st.st_mode & 07777;
-}
 
 std::string slurp(const std::string& p) {
   std::ifstream f(p, std::ios::binary);

@@ -14,26 +14,17 @@
 #include <fstream>
 
 #include "agent/file-util.h"
+#include "tests/unit/temp-dir.h"
 
 using namespace salvage;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/salvage-collector-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+using salvage::testing::mode_of;
+struct TempDir : salvage::testing::TempDir {
+  TempDir() : salvage::testing::TempDir("salvage-collector") {}
 };
-
-unsigned mode_of(const std::string& p) {
-  struct stat st {};
-  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
-  return st.st_mode & 07777;
-}
 
 std::vector<std::byte> bytes(size_t n, int seed) {
   std::vector<std::byte> v(n);
