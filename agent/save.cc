@@ -29,6 +29,7 @@
 #include "agent/convert.h"
 #include "agent/file-sink.h"
 #include "agent/file-source.h"
+#include "agent/capture-fs.h"
 #include "agent/host-paths.h"
 #include "agent/info.h"
 #include "agent/save-device.h"
@@ -352,9 +353,9 @@ int cmd_save(int argc, char** argv) {
   if (host.empty() || host == "(none)") {
     char hn[256] = {};
     host = gethostname(hn, sizeof hn - 1) == 0 ? hn : "";
-    if (host == "(none)") host.clear();  // neither has a name: "unknown-host", as the fs target says
   }
-  const std::string host_dir = opt.crash_dir + "/" + safe_component(host, "unknown-host");
+  // The file-system target's rule, so both name a host's directory alike.
+  const std::string host_dir = opt.crash_dir + "/" + fs_host_component(host);
   const i64 when = ci.crash_time ? ci.crash_time : ci.write_time ? ci.write_time : std::time(nullptr);
   std::string out_dir = host_dir + "/" + utc(when, "%Y%m%d-%H%M%S");
   if (auto r = make_dir_0700(host_dir); !r.ok()) return fail(r.error());
