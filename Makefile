@@ -78,7 +78,7 @@ LIB_OBJ_NOBLOB := $(LIB_OBJ) $(EMBED_OBJ) $(NO_BLOB_OBJ)
 DISK_AGENT     := $(BUILD)/salvage-disk-agent
 LIBS_NO_TLS    := $(filter-out -lssl -lcrypto,$(LIBS))
 
-$(DISK_AGENT): $(DEPS_STAMP) $(MAIN_OBJ) $(filter-out $(NET_OBJ),$(LIB_OBJ)) $(BUILD)/agent/disk-agent/net-absent.o $(EMBED_OBJ) $(NO_BLOB_OBJ)
+$(DISK_AGENT): $(DEPS_STAMP) $(BUILD)/agent/disk-agent/agent-main.o $(filter-out $(NET_OBJ),$(LIB_OBJ)) $(BUILD)/agent/disk-agent/net-absent.o $(EMBED_OBJ) $(NO_BLOB_OBJ)
 	$(CXX) $(LDSTATIC) $(LDGC) -o $@ $(filter %.o,$^) $(LIBS_NO_TLS)
 
 $(DISK_AGENT).zst: $(DISK_AGENT)

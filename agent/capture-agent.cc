@@ -277,6 +277,7 @@ void run_capture_agent() {
   ::uname(&u);
   agent_say("capture agent starting as pid %d on %s", static_cast<int>(::getpid()), u.release);
   for (const auto& m : mount_problems) agent_say("%s", m.c_str());
+  tune_capture_memory();
 
   auto cmdline_r = slurp("/proc/cmdline");
   const std::string cmdline = cmdline_r.ok() ? *cmdline_r : "";

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "agent/cmdline.h"
@@ -80,6 +81,36 @@ void attach_console() {
   if (fd < 0) return;  // nothing better to do: keep whatever we have
   for (int i = 0; i < 3; ++i) ::dup2(fd, i);  // dup2 clears O_CLOEXEC on the copies
   if (fd > 2) ::close(fd);
+}
+
+void tune_capture_memory() {
+  // Watermark boosting (mm/page_alloc.c boost_watermark, since Linux 5.0,
+  // commit 1c30844d2dfe) raises a zone's min watermark by a pageblock, 2 MiB
+  // on x86_64, after an allocation falls back to another migrate type, and
+  // only kswapd's reclaim lowers it again. The kernel skips it on zones under
+  // 8 MiB "including kdump capture kernels", but a crashkernel=64M capture
+  // kernel has ~18 MiB managed: there the boost holds back a tenth of memory
+  // that reclaim cannot give back (no swap, no page cache yet), and the lab
+  // saw GFP_KERNEL allocations go to the OOM killer with 1.5 MiB free.
+  // (The boot itself, before /init, is helped by smaller initramfs and the
+  // capture command line; see docs/arming.md.)
+  int fd = ::open("/proc/sys/vm/watermark_boost_factor", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, "0\n", 2) != 2)
+    agent_say("vm.watermark_boost_factor=0: %s (carrying on)", std::strerror(errno));
+  if (fd >= 0) ::close(fd);
+
+  char buf[4096];
+  fd = ::open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) ::close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  auto field_kib = [&](const char* key) -> long {
+    const char* p = std::strstr(buf, key);
+    return p ? std::strtol(p + std::strlen(key), nullptr, 10) : -1;
+  };
+  agent_say("memory: %.1f MiB in this kernel, %.1f MiB free at start", field_kib("MemTotal:") / 1024.0,
+            field_kib("MemFree:") / 1024.0);
 }
 
 int load_module_list(const std::vector<std::string>& paths, std::string_view cmdline) {

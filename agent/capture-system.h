@@ -28,6 +28,11 @@ std::vector<std::string> mount_basics();
 // initramfs has no /dev/console).
 void attach_console();
 
+// Memory tuning for a capture kernel that runs in a few MiB, then one
+// console line with MemTotal and MemFree (how much headroom this
+// crashkernel= left). Failures are logged, never fatal.
+void tune_capture_memory();
+
 // Loads each module file with finit_module, in the given order (the list is
 // in dependency order already, from modules.dep), with the MOD.PARAM=
 // options `cmdline` gives it (module_options in agent/cmdline.h). EEXIST

@@ -164,6 +164,12 @@ const std::vector<std::string>& capture_defaults() {
       // out of memory there at crashkernel=64M). A capture needs no tracing;
       // eventfs made those directories lazy only in 6.6.
       "initcall_blacklist=tracer_init_tracefs",
+      // Ours: Debian's 6.1 config runs the crypto self-tests at boot
+      // (CONFIG_CRYPTO_MANAGER_DISABLE_TESTS unset), a kthread per algorithm
+      // with its own allocations. In the lab at crashkernel=64M the capture
+      // kernel went to the OOM killer in them (order-2, kthreadd); without
+      // them it boots and captures. They also cost ~0.3 s of boot.
+      "cryptomgr.notests",
   };
   // Left out on purpose: udev.children-max=2 and initramfs_options=size=90%
   // (RH) tune udev and dracut's squashfs, neither of which salvage runs;

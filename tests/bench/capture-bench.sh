@@ -29,7 +29,7 @@
 #             jump itself (purgatory, sha256 check of the segments) is not on
 #             any clock. The crashed kernel's panic timestamp is shown too.
 #   initramfs the capture initramfs as loaded, both zstd level 19 with a
-#             1 MiB window (how salvage mkinitramfs compresses for a kernel
+#             128 KiB window (how salvage mkinitramfs compresses for a kernel
 #             with CONFIG_RD_ZSTD); the uncompressed cpio size as well.
 #   crashkernel=  smallest reservation, in 16 MiB steps from 64M, at which
 #             the capture still completes: one boot at 192M (the lab's; it is
@@ -37,7 +37,9 @@
 #             208M..256M if 192M failed (4-5 boots per tool).
 # QEMU: TCG, -smp 2 -m 1G, every run under `timeout`. Prints a markdown
 # table; --append FILE also appends it to FILE (make bench: docs/bench.md).
-# Env: CAPBENCH_TIMEOUT=180 (per QEMU run), CAPBENCH_KEEP=1 keeps the work dir.
+# Env: CAPBENCH_TIMEOUT=180 (per QEMU run), CAPBENCH_KEEP=1 keeps the work dir,
+# CAPBENCH_PROBE=64M one salvage boot at that size only (log: CAPBENCH_PROBE_LOG),
+# CAPBENCH_LOAD_ARGS extra words for the salvage run's `salvage load`.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,7 +66,7 @@ WORK=$(mktemp -d /tmp/capture-bench.XXXXXX)
 
 mkcpio() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); }
 # Same parameters as salvage mkinitramfs's zstd (agent/mkinitramfs.cc).
-zst() { zstd -q -19 --zstd=wlog=20 --check -c; }
+zst() { zstd -q -19 --zstd=wlog=17 --check -c; }
 copy_modules() {  # ROOT
     cp "$LAB_DIR/modules.load" "$1/lab/modules.load"
     while read -r m; do
@@ -114,6 +116,9 @@ first_initramfs() {  # TOOL CAPTURE_IMG -> $WORK/first-TOOL.cpio
     cp "$2" "$R/lab/capture.cpio"
     cp -L "$LAB_DIR/vmlinuz" "$R/lab/vmlinuz"
     [ "$1" = salvage ] && cp "$WORK/salvage" "$R/lab/salvage"
+    # CAPBENCH_LOAD_ARGS: extra `salvage load` words, e.g. "--append debugfs=on"
+    # to measure what one default of the capture command line saves.
+    [ "$1" = salvage ] && [ -n "${CAPBENCH_LOAD_ARGS:-}" ] && printf '%s\n' $CAPBENCH_LOAD_ARGS > "$R/lab/salvage-load-args"
     [ "$1" = makedumpfile ] && echo "$MDF_CMDLINE" > "$R/lab/capture-cmdline"
     mkcpio "$R" > "$WORK/first-$1.cpio"
 }
@@ -178,6 +183,14 @@ search() {  # TOOL -> MIN_CK (MiB, or ">256"), and the 192M run's times
     if [ "$hi" -lt ${#STEPS[@]} ]; then MIN_CK="${STEPS[$hi]}M"; else MIN_CK=">256M"; fi
 }
 
+# CAPBENCH_PROBE=CK (e.g. 64M): one salvage boot at that reservation, its
+# serial log kept in the work dir; for looking at where a small one fails.
+if [ -n "${CAPBENCH_PROBE:-}" ]; then
+    boot salvage "$CAPBENCH_PROBE"
+    cp "$WORK/serial-salvage-$CAPBENCH_PROBE.log.txt" "${CAPBENCH_PROBE_LOG:-/tmp/capbench-probe.log}"
+    log "serial log: ${CAPBENCH_PROBE_LOG:-/tmp/capbench-probe.log}"
+    [ $OK = 1 ]; exit
+fi
 log "salvage: timed run at crashkernel=192M, then the crashkernel= search"
 search salvage
 S_OK=$R_OK S_PANIC=$R_PANIC S_START=$R_START S_DONE=$R_DONE S_MIN=$MIN_CK
@@ -218,7 +231,7 @@ spread() { sort -n "$WORK/times-$1" | awk '{a[NR]=$1} END{printf "%.2f-%.2f over
     echo "init (tests/bench/mdfinit.c), no shell; salvage: \`salvage mkinitramfs --codec zlib\`, target LABEL=salvagedump."
     echo "Time = capture kernel's CLOCK_MONOTONIC at the \"dump complete\" console line, i.e. panic -> dump on"
     echo "disk including the capture kernel's boot (its clock starts at the panic; the kexec jump itself is"
-    echo "not on any clock), at crashkernel=192M, one run each. Initramfs sizes are both zstd -19, 1 MiB window."
+    echo "not on any clock), at crashkernel=192M, one run each. Initramfs sizes are both zstd -19, 128 KiB window."
     echo
     echo "| | makedumpfile (baseline) | salvage |"
     echo "|---|---:|---:|"

@@ -56,7 +56,7 @@ bid() { readelf -n "$1" 2>/dev/null | sed -n 's/.*Build ID: //p'; }
 AGENT=${DISK_AGENT:-$ROOT/${BUILD:-build}/salvage-disk-agent}
 [ -n "$(bid "$AGENT")" ] && [ "$(bid "$AGENT")" = "$(bid "$R/init")" ] \
   && pass "/init is the embedded disk-only agent (build ID $(bid "$AGENT"))" || fail "/init build ID '$(bid "$R/init")' != the disk agent's '$(bid "$AGENT")'"
-"$R/init" --help 2>&1 | grep -q 'mkinitramfs' && pass "/init runs (salvage --help)" || fail "/init does not run"
+"$R/init" --help 2>&1 | grep -q "capture agent" && pass "/init runs (--help: the capture agent)" || fail "/init does not run"
 strings "$R/init" | grep -q 'OpenSSL' && fail "/init carries OpenSSL" || pass "/init carries no OpenSSL"
 echo "  /init $(stat -c %s "$R/init") bytes, salvage binary $(stat -c %s "$SALVAGE") bytes"
 "$SALVAGE" mkinitramfs "${COMMON[@]}" --target net:192.0.2.1:7341 --collector-address 192.0.2.1:7341 --insecure \

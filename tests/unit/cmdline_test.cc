@@ -122,5 +122,17 @@ TEST(Cmdline, CaptureKernelSkipsTracefsEventDirectories) {
   EXPECT_EQ(r->find("tracer_init_tracefs"), std::string::npos) << *r;
 }
 
+TEST(Cmdline, CaptureKernelSkipsCryptoSelfTests) {
+  auto r = build_capture_cmdline("root=/dev/vda1", {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(has_word(*r, "cryptomgr.notests")) << *r;
+  CaptureCmdlineOptions o;
+  o.append = "cryptomgr.notests=0";  // a user who wants them back gets one word, theirs
+  r = build_capture_cmdline("", o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(count_key(*r, "cryptomgr.notests"), 1) << *r;
+  EXPECT_TRUE(has_word(*r, "cryptomgr.notests=0")) << *r;
+}
+
 }  // namespace
 }  // namespace salvage
