@@ -82,6 +82,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
   echo
   echo "Output of \`-c -d 0\` byte-identical for -j1 and -j2: $IDENTICAL."
   echo
+  echo "### Per-page compressors on the pages a \`-d 31\` dump keeps"
+  echo
+  echo "\`tests/bench/page-codec-bench.sh\`: each page compressed as its own zlib stream, as the"
+  echo "kdump format stores it; the compression alone, single-threaded, same run as above."
+  echo
+  "$ROOT/tests/bench/page-codec-bench.sh" "$LAB_CACHE" "$SALVAGE"
+  echo
   cat "$ROOT/tests/bench/notes.md"
 } > "$OUT"
 cat "$OUT"
