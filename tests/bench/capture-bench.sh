@@ -242,7 +242,7 @@ spread() { sort -n "$WORK/times-$1" | awk '{a[NR]=$1} END{printf "%.2f-%.2f over
     echo "| initramfs, uncompressed cpio (bytes) | $(size "$WORK/mdf-capture.cpio") | $(size "$WORK/salvage-capture.cpio") |"
     echo "| smallest crashkernel= (16 MiB steps) | $M_MIN | $S_MIN |"
     echo
-    echo "Failed probes (a capture kernel that never reaches /init fails for a reason neither tool controls):"
+    echo "Failed probes (a capture kernel that dies before /init ran out of memory while unpacking the tool's initramfs or in its own boot, which the initramfs size also squeezes):"
     echo
     sed 's/^/- /' "$WORK/failures"
     echo
