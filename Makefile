@@ -136,7 +136,7 @@ test-readers: $(BIN) lab lab-la57 $(BUILD)/unit-tests module
 # crash; the missing-target, ext4, xfs, small-target and hung-capture cases
 # (tests/vm/run-agent-lab.sh, one or two boots each).
 lab-agent: $(BIN) lab
-	tests/vm/run-agent-lab.sh $(LAB) $(BIN)
+	AGENT_LAB_CRASHKERNEL=64M tests/vm/run-agent-lab.sh $(LAB) $(BIN)
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --missing-target
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --fs-target
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --xfs-target
@@ -144,6 +144,7 @@ lab-agent: $(BIN) lab
 	tests/vm/run-agent-lab.sh $(LAB) $(BIN) --hang
 	tests/vm/run-net-lab.sh $(LAB) $(BIN)
 	tests/vm/run-net-lab.sh $(LAB) $(BIN) --dhcp-resume
+	tests/vm/run-net-lab.sh $(LAB) $(BIN) --ipv6
 	tests/vm/run-net-lab.sh $(LAB) $(BIN) --quota-fallback
 
 # systemd-analyze verify on systemd/*.service inside a temporary root.

@@ -34,6 +34,11 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
+std::string net_endpoint_text(const std::string& address, uint16_t port) {
+  // IPv6 literals carry colons: bracket them, or the port cannot be told apart.
+  return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
 Result<void> parse_net_address(const std::string& spec, std::string& address, uint16_t& port) {
   std::string host, p;
   if (!spec.empty() && spec[0] == '[') {
@@ -407,7 +412,7 @@ class ArtifactSink final : public Sink {
     TRY_CTX(s_.flush(a, true), "sending " + name());
     return s_.wait_acked(a, false).context("waiting for the collector to store " + name());
   }
-  std::string name() const override { return "collector " + s_.target.address + ":" + std::to_string(s_.target.port) + " " + s_.arts.at(id_).name; }
+  std::string name() const override { return "collector " + net_endpoint_text(s_.target.address, s_.target.port) + " " + s_.arts.at(id_).name; }
   u32 id() const { return id_; }
 
  private:
@@ -429,7 +434,7 @@ Result<std::unique_ptr<NetSession>> NetSession::open(const NetTarget& target, co
   {
     std::string a;
     uint16_t p;
-    TRY(parse_net_address(target.address + ":" + std::to_string(target.port), a, p));
+    TRY(parse_net_address(net_endpoint_text(target.address, target.port), a, p));
   }
   if (!target.insecure) {
     ASSIGN_OR_RETURN(Bundle b, read_bundle(target.bundle_path));

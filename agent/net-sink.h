@@ -78,5 +78,7 @@ class NetSession {
 
 // Parses "ADDR:PORT" or "[V6ADDR]:PORT" (numeric only).
 Result<void> parse_net_address(const std::string& spec, std::string& address, uint16_t& port);
+// The inverse: "10.0.2.2:7341", "[fec0::2]:7341".
+std::string net_endpoint_text(const std::string& address, uint16_t port);
 
 }  // namespace salvage

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-net-lab.sh CACHE_DIR SALVAGE [--dhcp-resume | --quota-fallback]
+# run-net-lab.sh CACHE_DIR SALVAGE [--dhcp-resume | --quota-fallback | --ipv6]
 #
 # The network target end to end on the lab's real Debian kernel (issue 4):
 #   1. on the host, `salvage collector enroll` makes the lab host's bundle
@@ -24,6 +24,9 @@
 # user network answers DHCP), and the collector is killed (SIGKILL) once
 # the stored dump passes RESUME_KILL_MIB (8) and restarted 3 s later: the
 # agent reconnects and the dump completes by resuming, pages identical.
+# --ipv6: as the static case, over IPv6 only: the collector listens on [::1],
+# the capture kernel gets fec0::15/64 via fec0::2 (QEMU's user network maps
+# fec0::2 to the host's IPv6 loopback) and streams to [fec0::2]:PORT.
 # --quota-fallback: the collector has a 4 MiB per-host quota and the
 # targets are `net` then LABEL=salvagedump (a GPT partition): the collector
 # ends the transfer, keeps vmcore-incomplete, the agent says so and writes
@@ -38,12 +41,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "net-lab: $*" >&2; }
 die() { echo "net-lab: FAIL: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: $0 CACHE_DIR SALVAGE [--dhcp-resume]"
+[ $# -ge 2 ] || die "usage: $0 CACHE_DIR SALVAGE [--dhcp-resume | --quota-fallback | --ipv6]"
 CACHE_DIR=$1
 SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
-RESUME=0 QUOTA=0
+RESUME=0 QUOTA=0 IPV6=0
 [ "${3:-}" = --dhcp-resume ] && RESUME=1
 [ "${3:-}" = --quota-fallback ] && QUOTA=1
+[ "${3:-}" = --ipv6 ] && IPV6=1
+# The collector's address on the host, and as the guest reaches it.
+if [ $IPV6 = 1 ]; then LOOP=::1 LISTEN_HOST="[::1]" GUEST_HOST="[fec0::2]"
+else LOOP=127.0.0.1 LISTEN_HOST=127.0.0.1 GUEST_HOST=10.0.2.2; fi
 MAC=52:54:00:12:34:56
 HOST=labhost
 
@@ -74,20 +81,20 @@ fail() {
 }
 
 # ---- 1. the collector on the host's loopback --------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(python3 -c 'import socket,sys; f=socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET; s=socket.socket(f); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$LOOP")
 strip -o "$WORK/salvage" "$SALVAGE"
-"$WORK/salvage" collector enroll "$HOST" --cred-dir "$WORK/cred" --address "10.0.2.2:$PORT" --out "$WORK/bundle" \
+"$WORK/salvage" collector enroll "$HOST" --cred-dir "$WORK/cred" --address "$GUEST_HOST:$PORT" --out "$WORK/bundle" \
     > "$WORK/enroll.out" 2>&1 || { cat "$WORK/enroll.out" >&2; die "collector enroll failed"; }
 mkdir -p "$WORK/store"
 start_collector() {  # $1: log suffix
-    "$WORK/salvage" collector --listen "127.0.0.1:$PORT" --root "$WORK/store" --cred-dir "$WORK/cred" -v "${COLL_EXTRA[@]}" \
+    "$WORK/salvage" collector --listen "$LISTEN_HOST:$PORT" --root "$WORK/store" --cred-dir "$WORK/cred" -v "${COLL_EXTRA[@]}" \
         > "$WORK/collector$1.log" 2>&1 &
     COLL_PID=$!
     for _ in $(seq 50); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && return 0
+        python3 -c "import socket; socket.create_connection(('$LOOP',$PORT),0.2)" 2>/dev/null && return 0
         sleep 0.1
     done
-    fail "the collector does not listen on 127.0.0.1:$PORT"
+    fail "the collector does not listen on $LISTEN_HOST:$PORT"
 }
 COLL_EXTRA=()
 [ $QUOTA = 1 ] && COLL_EXTRA=(--quota-mib 4)
@@ -95,11 +102,12 @@ start_collector 1
 
 # ---- 2. the capture initramfs -------------------------------------------------
 IP_ARGS=(--ip static --net-address 10.0.2.15/24 --net-gateway 10.0.2.2)
+[ $IPV6 = 1 ] && IP_ARGS=(--ip static --net-address fec0::15/64 --net-gateway fec0::2)
 TARGET_ARGS=(--target net --net-lab-reference /dev/vda)
 [ $QUOTA = 1 ] && TARGET_ARGS=(--target net --target LABEL=salvagedump)
 "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
     --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
-    --collector "$WORK/bundle" --collector-address "10.0.2.2:$PORT" \
+    --collector "$WORK/bundle" --collector-address "$GUEST_HOST:$PORT" \
     --net-interface "$MAC" "${IP_ARGS[@]}" "${TARGET_ARGS[@]}" \
     --add-module virtio_net --add-module virtio_pci --add-module virtio_blk --codec zlib --timeout 280 \
     --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
@@ -139,7 +147,7 @@ fi
 # above were issued: the capture kernel's TLS must not depend on the date.
 CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
 lab.pagecache_mib=4 lab.salvage_load"
-log "booting $KVER: salvage load, panic, salvage as /init streaming to 127.0.0.1:$PORT ($([ $RESUME = 1 ] && echo 'dhcp, collector killed and restarted' || echo static))"
+log "booting $KVER: salvage load, panic, salvage as /init streaming to $LISTEN_HOST:$PORT ($([ $RESUME = 1 ] && echo 'dhcp, collector killed and restarted' || echo static))"
 T0=$(date +%s.%N)
 set +e
 timeout --foreground -k 10 "${NET_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
@@ -148,7 +156,7 @@ timeout --foreground -k 10 "${NET_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
     -rtc base=2001-01-01 \
     -serial "file:$SERIAL" \
     -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
-    -netdev user,id=n0 -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+    -netdev user,id=n0,ipv6=on,ipv6-net=fec0::/64,ipv6-host=fec0::2 -device "virtio-net-pci,netdev=n0,mac=$MAC" \
     -drive "file=$REF,format=raw,if=virtio,cache=unsafe" \
     </dev/null >"$WORK/qemu.out" 2>&1 &
 QEMU=$!
@@ -203,6 +211,8 @@ grep -q 'salvage: .*dump complete on the collector' "$SERIAL" || fail "the agent
 [ $RESUME = 1 ] && [ $KILLED = 0 ] && fail "the dump finished before the collector could be killed"
 if [ $RESUME = 1 ]; then
     grep -q "salvage: .*target net: .*dhcp 10.0.2.15/24 via 10.0.2.2" "$SERIAL" || fail "the agent did not configure 10.0.2.15/24 via 10.0.2.2 by DHCP"
+elif [ $IPV6 = 1 ]; then
+    grep -q "salvage: .*target net: .*up: static fec0::15/64 via fec0::2" "$SERIAL" || fail "the agent did not bring the link up with fec0::15/64"
 else
     grep -q "salvage: .*target net: .*up: static 10.0.2.15/24 via 10.0.2.2" "$SERIAL" || fail "the agent did not bring the link up statically"
 fi
@@ -211,7 +221,7 @@ PROGRESS=$(grep -c 'salvage: .*vmcore: [0-9]*% ' "$SERIAL" || true)
 [ "$PROGRESS" -ge 1 ] || fail "no progress line on the console"
 at() { grep -m1 "$1" "$SERIAL" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p'; }
 T_UP=$(at 'target net: .* up: ') T_DONE=$(at 'dump complete on the collector')
-cp "$SERIAL" "$CACHE_DIR/net-lab$([ $RESUME = 1 ] && echo -resume).serial.log" 2>/dev/null || true
+cp "$SERIAL" "$CACHE_DIR/net-lab$([ $RESUME = 1 ] && echo -resume)$([ $IPV6 = 1 ] && echo -ipv6).serial.log" 2>/dev/null || true
 
 # ---- 5. what the collector stored ----------------------------------------------
 kill "$COLL_PID" 2>/dev/null; wait "$COLL_PID" 2>/dev/null || true
@@ -269,6 +279,6 @@ print("%d kept pages, all equal to the reference (max_pfn %d)" % (kept, max_pfn)
 EOF
 PAGES=$(cat "$WORK/pages.out")
 
-MODE=$([ $RESUME = 1 ] && echo "DHCP, collector SIGKILLed mid-vmcore and restarted: resumed" || echo "static IPv4")
+MODE=$([ $RESUME = 1 ] && echo "DHCP, collector SIGKILLed mid-vmcore and restarted: resumed" || { [ $IPV6 = 1 ] && echo "static IPv6 (fec0::15/64 to [::1])"; } || echo "static IPv4")
 echo "net-lab: PASS $MODE; salvage as /init streamed over TLS to the collector on the host's loopback; stored $HOST/$(basename "$OUT")/{vmcore,dmesg.txt,summary.txt} 0600; crash sys/bt/log + makedumpfile --dump-dmesg ok; $PAGES"
 echo "net-lab: timings: capture kernel uptime at link up ${T_UP}s, at 'dump complete' ${T_DONE}s; qemu total ${T_QEMU}s; vmcore $(stat -c %s "$OUT/vmcore") bytes; $PROGRESS progress line(s)"
