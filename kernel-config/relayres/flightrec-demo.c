@@ -33,6 +33,9 @@
 #include <asm/tsc.h>
 
 #include "flightrec.h"
+/* The hot producers (tracepoints, load generator) use the inline write
+ * path; the marker (a syscall) keeps the out-of-line relayres_write(). */
+#include "relayres-inline.h"
 
 const char flightrec_event_table[] =
 	"1 start nr_cpus:u32 flags:u32 release:char[65] reserved:u8[7]\n"
@@ -55,14 +58,14 @@ static void probe_sched_switch(void *data, bool preempt, struct task_struct *pre
 	ev.prev_state = prev_state;
 	memcpy(ev.prev_comm, prev->comm, sizeof(ev.prev_comm));
 	memcpy(ev.next_comm, next->comm, sizeof(ev.next_comm));
-	relayres_write(dchan, RELAYRES_EV_SCHED_SWITCH, &ev, sizeof(ev));
+	relayres_write_inline(dchan, RELAYRES_EV_SCHED_SWITCH, &ev, sizeof(ev));
 }
 
 static void probe_irq_entry(void *data, int irq, struct irqaction *action)
 {
 	struct relayres_ev_irq ev = { .irq = irq };
 
-	relayres_write(dchan, RELAYRES_EV_IRQ, &ev, sizeof(ev));
+	relayres_write_inline(dchan, RELAYRES_EV_IRQ, &ev, sizeof(ev));
 }
 
 static void find_tp(struct tracepoint *tp, void *priv)
@@ -106,7 +109,7 @@ static int gen_thread(void *data)
 
 	for (i = 0; i < gen_n; i++) {
 		ev.counter = gen_counter[cpu]++;
-		relayres_write(dchan, RELAYRES_EV_TEST, &ev, sizeof(ev));
+		relayres_write_inline(dchan, RELAYRES_EV_TEST, &ev, sizeof(ev));
 		if ((i & 255) == 255)
 			cond_resched();
 	}
