@@ -158,8 +158,9 @@ DumpEstimate estimate_dump(const MemInfo& m, int level, std::string_view codec) 
   return e;
 }
 
-u64 reservation_needed(u64 kernel_init_size, u64 initrd_bytes, u64 initrd_unpacked_bytes) {
-  return kernel_init_size + initrd_bytes + initrd_unpacked_bytes + kCaptureRuntimeFloor;
+u64 reservation_needed(u64 kernel_init_size, u64 initrd_bytes, u64 initrd_unpacked_bytes, u64 system_ram_bytes) {
+  const u64 bitmaps = 2 * (system_ram_bytes / 4096 / 8);
+  return kernel_init_size + initrd_bytes + initrd_unpacked_bytes + kCaptureRuntimeFloor + bitmaps;
 }
 
 }  // namespace salvage

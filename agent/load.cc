@@ -168,7 +168,7 @@ int cmd_load(int argc, char** argv) {
     } else {
       log.warn("%s: %s", a.initrd.c_str(), l.error().message.c_str());
     }
-    need = reservation_needed(bz.init_size, rd->size(), unpacked);
+    need = reservation_needed(bz.init_size, rd->size(), unpacked, a.host.mem_total().ok() ? *a.host.mem_total() : 0);
     auto ks = stamp_file(a.kernel);
     auto is = stamp_file(a.initrd);
     if (!ks.ok()) return fail(ks.error());

@@ -60,6 +60,11 @@ TEST(Crashkernel, MeminfoAndDumpEstimate) {
 
 TEST(Crashkernel, ReservationNeededAddsFloor) {
   EXPECT_EQ(reservation_needed(40 * M, 3 * M, 9 * M), 52 * M + kCaptureRuntimeFloor);
+  // Two bitmaps, one bit per 4 KiB page each: 64 GiB of RAM adds 4 MiB.
+  EXPECT_EQ(reservation_needed(40 * M, 3 * M, 9 * M, 64 * G), 56 * M + kCaptureRuntimeFloor);
+  // The lab's measured case: Debian 6.1's init_size, salvage's initramfs,
+  // 1 GiB of RAM: under the 64M at which the lab's capture completes.
+  EXPECT_LE(reservation_needed(53968896, 1494930, 3917824, 1 * G), 64 * M);
   EXPECT_EQ(human_bytes(256 * M), "256 MiB");
   EXPECT_EQ(human_bytes(2 * G), "2 GiB");
 }
