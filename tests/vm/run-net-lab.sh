@@ -48,7 +48,11 @@ RESUME=0 QUOTA=0 IPV6=0
 [ "${3:-}" = --dhcp-resume ] && RESUME=1
 [ "${3:-}" = --quota-fallback ] && QUOTA=1
 [ "${3:-}" = --ipv6 ] && IPV6=1
-# The collector's address on the host, and as the guest reaches it.
+# The collector's address on the host, and as the guest reaches it. Only the
+# IPv6 case names the user network's IPv6 prefix: with those options QEMU
+# 7.2's user network stopped answering DHCP (15 DISCOVERs, no OFFER).
+NETDEV=user,id=n0
+[ $IPV6 = 1 ] && NETDEV=user,id=n0,ipv6=on,ipv6-net=fec0::/64,ipv6-host=fec0::2
 if [ $IPV6 = 1 ]; then LOOP=::1 LISTEN_HOST="[::1]" GUEST_HOST="[fec0::2]"
 else LOOP=127.0.0.1 LISTEN_HOST=127.0.0.1 GUEST_HOST=10.0.2.2; fi
 MAC=52:54:00:12:34:56
@@ -156,7 +160,7 @@ timeout --foreground -k 10 "${NET_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
     -rtc base=2001-01-01 \
     -serial "file:$SERIAL" \
     -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
-    -netdev user,id=n0,ipv6=on,ipv6-net=fec0::/64,ipv6-host=fec0::2 -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+    -netdev "$NETDEV" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
     -drive "file=$REF,format=raw,if=virtio,cache=unsafe" \
     </dev/null >"$WORK/qemu.out" 2>&1 &
 QEMU=$!
