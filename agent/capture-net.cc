@@ -52,6 +52,7 @@ Result<NetUp> try_bring_up(const NetConfig& cfg, double until, const Say& say) {
   ASSIGN_OR_RETURN(net::LinkInfo link, pick_link(nl, cfg.interface));
   NetUp up;
   up.ifname = link.name;
+  up.ifindex = link.index;
   up.mac = link.mac;
   // lo as well: a capture kernel starts with every link down.
   if (auto lo = pick_link(nl, "lo"); lo.ok()) (void)nl.set_up(lo->index);
@@ -67,6 +68,7 @@ Result<NetUp> try_bring_up(const NetConfig& cfg, double until, const Say& say) {
     up.addresses.push_back({lease.addr, lease.prefix});
     if (!lease.router.empty()) up.gateways.push_back(lease.router);
     up.how = "dhcp " + lease.describe();
+    up.lease = lease;
   } else {
     up.addresses = cfg.addresses;
     up.gateways = cfg.gateways;
@@ -123,6 +125,17 @@ const char* stop_name(NetStop s) {
 
 }  // namespace
 
+Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease) {
+  ASSIGN_OR_RETURN(net::Netlink nl, net::Netlink::open());
+  TRY(nl.add_addr(ifindex, lease.addr, lease.prefix));
+  if (!lease.router.empty()) {
+    net::IpAddr any;
+    any.family = lease.router.family;
+    TRY(nl.add_route(any, 0, lease.router, ifindex));
+  }
+  return Ok();
+}
+
 Result<NetUp> bring_up_network(const NetConfig& cfg, double timeout_s, const Say& say) {
   const double until = now_s() + timeout_s;
   std::string last;
@@ -177,6 +190,25 @@ NetOutcome capture_net_target(const CaptureConfig& cfg, const TargetSpec& t, Cap
     return NetOutcome::kFailed;
   }
   say(up->ifname + " " + up->mac.to_string() + " up: " + up->how + " (" + std::to_string(agent_uptime() - t0) + " s)");
+
+  // 1b. A DHCP lease is renewed (T1), rebound (T2) or found again (NAK,
+  // expiry) alongside the transfer, until this function returns. A new
+  // address breaks the TCP connection; the session reconnects and resumes.
+  // The old address is not removed (agent/netlink.h has no RTM_DELADDR);
+  // the keeper says on the console when the address changes.
+  std::unique_ptr<net::DhcpKeeper> keeper;
+  if (up->lease) {
+    net::DhcpKeepOptions ko;
+    ko.ifname = up->ifname;
+    ko.mac = up->mac;
+    ko.say = say;
+    ko.apply = [ifindex = up->ifindex](const net::DhcpLease& fresh, const net::DhcpLease&) {
+      return configure_dhcp_lease(ifindex, fresh);
+    };
+    auto k = net::DhcpKeeper::start(std::move(ko), *up->lease);
+    if (k.ok()) keeper = std::move(*k);
+    else say("DHCP lease renewal not running: " + k.error().message);
+  }
 
   // 2. The session.
   NetTarget nt;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The capture agent's network target (issue 4): bring a NIC up through
 // rtnetlink (agent/netlink.h), static or DHCP (agent/dhcp.h), retrying until
-// the capture's time runs out; then one NetSession (agent/net-sink.h) to the
-// collector carrying, in this order:
+// the capture's time runs out (a DHCP lease is then kept renewed on a thread
+// of its own, net::DhcpKeeper, for as long as the transfer runs); then one
+// NetSession (agent/net-sink.h) to the collector carrying, in this order:
 //   dmesg.txt   small and the most precious;
 //   vmcore      the same conversion pipeline as the disk targets (priority
 //               passes: kernel pages first), written through the session's
@@ -14,10 +15,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "agent/capture-config.h"
 #include "agent/capture-write.h"
+#include "agent/dhcp.h"
 #include "agent/netlink.h"
 
 namespace salvage {
@@ -25,11 +28,17 @@ namespace salvage {
 // What the link looks like once it is usable.
 struct NetUp {
   std::string ifname;
+  int ifindex = 0;
   net::MacAddr mac;
   std::vector<NetAddress> addresses;
   std::vector<net::IpAddr> gateways;
   std::string how;  // "static 10.0.2.15/24 via 10.0.2.2" or "dhcp 10.0.2.15/24 via 10.0.2.2 from ..."
+  std::optional<net::DhcpLease> lease;  // by DHCP: what capture_net_target keeps renewed
 };
+
+// Configures a DHCP lease on the interface through rtnetlink: its address
+// and, if it names a router, the default route (both replace what is there).
+Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease);
 
 // Finds the interface (NetConfig::interface, or the only non-loopback one),
 // sets it (and lo) up, waits for carrier, configures it, adds the default

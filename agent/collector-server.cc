@@ -145,10 +145,12 @@ awaitable<bool> read_frame(Stream& s, Conn& c, std::vector<std::byte>& buf, Fram
   auto h = decode_frame_header(hdr);
   if (!h.ok()) {
     c.srv.log.warn("%s: %s; closing the connection", c.peer.c_str(), h.error().message.c_str());
-    // Our magic but another version: say so, in version 1, before closing
+    // Our magic but a version we do not speak (or a type framed with
+    // another version than its own): say so, in version 1, before closing
     // (docs/formats/wire-protocol.md, versioning rule).
-    if (std::memcmp(hdr, "SLVW", 4) == 0 && static_cast<u8>(hdr[4]) != kWireVersion) {
-      Refusal r{ReasonCode::kVersion, "this collector speaks version 1"};
+    if (std::memcmp(hdr, "SLVW", 4) == 0 && static_cast<u8>(hdr[4]) != wire_frame_version(static_cast<u8>(hdr[5]))) {
+      Refusal r{ReasonCode::kVersion,
+                "this collector speaks protocol versions 1 to " + std::to_string(kWireProtocolVersion)};
       std::vector<std::byte> out = encode_refusal(FrameType::kRefuse, r);
       co_await send(s, c, out);
     }
@@ -163,6 +165,26 @@ awaitable<bool> read_frame(Stream& s, Conn& c, std::vector<std::byte>& buf, Fram
   f.payload = buf;
   touch(c);
   co_return true;
+}
+
+// PROBE (`salvage test`): the checks HELLO makes before it creates a dump
+// directory (name, enrolled host, room for a new dump), and nothing else:
+// no directory, no file, no resume record. Then the connection ends.
+template <class Stream>
+awaitable<void> answer_probe(Stream& s, Conn& c, std::span<const std::byte> payload, const std::string& enrolled_host) {
+  auto probe = decode_probe(payload);
+  Refusal why;
+  if (!probe.ok()) why = {ReasonCode::kBadName, probe.error().message};
+  else if (!enrolled_host.empty() && probe->host != enrolled_host)
+    why = {ReasonCode::kWrongHost, "certificate enrolled for " + enrolled_host + ", PROBE says " + probe->host};
+  else why = c.srv.store.check_room(probe->host, 1);
+  if (why.reason != ReasonCode::kNone) {
+    co_await send_refusal(s, c, FrameType::kRefuse, why);
+    co_return;
+  }
+  c.srv.log.info("%s: probe from %s: accepted (nothing stored)", c.peer.c_str(), probe->host.c_str());
+  std::vector<std::byte> out = encode_probe_ack({kCapResume, probe->host});
+  co_await send(s, c, out);
 }
 
 // The protocol after the (TLS) handshake. enrolled_host is the host the
@@ -180,6 +202,10 @@ awaitable<void> serve(std::shared_ptr<Conn> c, Stream& s, std::string enrolled_h
   FrameType why_type = FrameType::kRefuse;
   // 1. HELLO, checked before anything touches the disk.
   if (!co_await read_frame(s, *c, buf, f)) co_return;
+  if (f.h.type == static_cast<u8>(FrameType::kProbe)) {
+    co_await answer_probe(s, *c, f.payload, enrolled_host);
+    co_return;
+  }
   auto hello = decode_hello(f.payload);
   if (f.h.type != static_cast<u8>(FrameType::kHello)) {
     why = {ReasonCode::kProtocol, "expected HELLO"};

@@ -133,6 +133,41 @@ struct Bundle {
 Result<Bundle> read_bundle(const std::string& path);
 Result<Bundle> parse_bundle(const std::string& text);
 
+// ---- Probing a collector (collector-probe.cc): `salvage test` ----
+
+// Connects as the capture agent would (TLS 1.3 with the bundle's key and
+// pinned collector fingerprint, or plaintext when insecure) and sends PROBE
+// (wire protocol version 2): the collector authenticates the host and says
+// whether it would take a dump now, and stores nothing.
+struct ProbeRequest {
+  std::string address;      // numeric IPv4 or IPv6
+  uint16_t port = 0;
+  bool insecure = false;    // plaintext (labs; the collector must say --insecure too)
+  std::string bundle_text;  // the bundle's contents (TLS); ignored when insecure
+  std::string host_name;    // "" = the bundle's host (required when insecure)
+  double timeout_s = 10;    // per step: connect, handshake, answer
+};
+
+enum class ProbeOutcome {
+  kAccepted,      // reachable, authenticated, a dump would be accepted
+  kRefused,       // the collector said no: not enrolled, wrong host, quota... (reason, message)
+  kUnreachable,   // no TCP connection (error: the errno)
+  kTlsFailed,     // TCP connected, the TLS handshake failed (pin mismatch, not a TLS collector...)
+  kOldCollector,  // speaks only protocol version 1: reachable, TLS accepted, host name not checked
+  kProtocol,      // an answer that is not the protocol
+  kSetup,         // our side: unreadable bundle, bad address
+};
+const char* probe_outcome_name(ProbeOutcome o);
+
+struct ProbeReport {
+  ProbeOutcome outcome = ProbeOutcome::kSetup;
+  std::string message;  // one line for the operator, with the collector's reason or the errno
+  std::string host;     // the name the collector accepted (kAccepted)
+  ReasonCode reason = ReasonCode::kNone;  // the collector's code (kRefused, kOldCollector)
+  int error = 0;        // errno (kUnreachable)
+};
+ProbeReport probe_collector(const ProbeRequest& r, const Log& log);
+
 // ---- The daemon (collector-server.cc) ----
 
 struct CollectorOptions {

@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
+#include <mutex>
+#include <thread>
 
 namespace salvage::net {
 
@@ -19,7 +23,7 @@ namespace {
 constexpr u8 kMagic[4] = {99, 130, 83, 99};
 enum Opt : u8 {
   kPad = 0, kSubnetMask = 1, kRouter = 3, kRequestedIp = 50, kLeaseTime = 51, kOverload = 52, kMsgType = 53,
-  kServerId = 54, kParamList = 55, kEnd = 255,
+  kServerId = 54, kParamList = 55, kRenewalTime = 58, kRebindingTime = 59, kEnd = 255,
 };
 
 void put_be16(std::byte* p, u16 v) { p[0] = std::byte(v >> 8), p[1] = std::byte(v & 0xff); }
@@ -88,13 +92,16 @@ std::vector<std::byte> encode_dhcp(const DhcpPacket& p) {
   if (!p.server_id.empty()) opt(kServerId, p.server_id.b.data(), 4);
   if (!p.subnet_mask.empty()) opt(kSubnetMask, p.subnet_mask.b.data(), 4);
   if (!p.router.empty()) opt(kRouter, p.router.b.data(), 4);
-  if (p.lease_s) {
+  auto opt32 = [&](u8 code, u32 v) {
     std::byte l[4];
-    put_be32(l, p.lease_s);
-    opt(kLeaseTime, l, 4);
-  }
+    put_be32(l, v);
+    opt(code, l, 4);
+  };
+  if (p.lease_s) opt32(kLeaseTime, p.lease_s);
+  if (p.renewal_s) opt32(kRenewalTime, p.renewal_s);
+  if (p.rebinding_s) opt32(kRebindingTime, p.rebinding_s);
   if (p.param_request) {
-    const u8 want[] = {kSubnetMask, kRouter, kLeaseTime, kServerId};
+    const u8 want[] = {kSubnetMask, kRouter, kLeaseTime, kServerId, kRenewalTime, kRebindingTime};
     opt(kParamList, want, sizeof want);
   }
   b.push_back(std::byte(kEnd));
@@ -152,6 +159,8 @@ Result<DhcpPacket> parse_dhcp(std::span<const std::byte> b) {
       case kRequestedIp: TRY(need("requested address", 4, false)); p.requested_ip = get_ip(d); break;
       case kServerId: TRY(need("server identifier", 4, false)); p.server_id = get_ip(d); break;
       case kLeaseTime: TRY(need("lease time", 4, false)); p.lease_s = get_be32(d); break;
+      case kRenewalTime: TRY(need("renewal time", 4, false)); p.renewal_s = get_be32(d); break;
+      case kRebindingTime: TRY(need("rebinding time", 4, false)); p.rebinding_s = get_be32(d); break;
       case kParamList: p.param_request = true; break;
       default: break;  // kOverload and the rest: not needed for a lease
     }
@@ -190,7 +199,62 @@ Result<DhcpLease> lease_from_ack(const DhcpPacket& ack) {
   if (!ack.router.empty() && !is_zero(ack.router)) l.router = ack.router;
   l.server = ack.server_id.empty() ? ack.siaddr : ack.server_id;
   l.lease_s = ack.lease_s;
+  l.t1_s = ack.renewal_s;
+  l.t2_s = ack.rebinding_s;
   return l;
+}
+
+// ---- timers (pure) -------------------------------------------------------------
+
+DhcpTimers dhcp_timers(const DhcpLease& l) {
+  DhcpTimers t;
+  if (l.lease_s == 0 || l.lease_s == kDhcpInfiniteLease) {
+    t.infinite = true;
+    return t;
+  }
+  const double lease = l.lease_s;
+  t.expiry = lease;
+  t.t2 = (l.t2_s && l.t2_s < l.lease_s) ? l.t2_s : lease * 7 / 8;
+  t.t1 = (l.t1_s && l.t1_s < t.t2) ? l.t1_s : lease / 2 < t.t2 ? lease / 2 : t.t2 / 2;
+  t.min_retry = std::clamp(lease / 16, 1.0, 60.0);
+  return t;
+}
+
+const char* dhcp_step_name(DhcpStep s) {
+  switch (s) {
+    case DhcpStep::kWait: return "wait";
+    case DhcpStep::kRenew: return "renew";
+    case DhcpStep::kRebind: return "rebind";
+    case DhcpStep::kExpired: return "expired";
+  }
+  return "?";
+}
+
+DhcpAction dhcp_next_action(const DhcpTimers& t, double granted_at, double now, double last_sent) {
+  if (t.infinite) return {DhcpStep::kWait, std::numeric_limits<double>::infinity()};
+  const double r = now - granted_at, sent = last_sent - granted_at;
+  if (r >= t.expiry) return {DhcpStep::kExpired, now};
+  if (r < t.t1) return {DhcpStep::kWait, granted_at + t.t1};
+  const bool renewing = r < t.t2;
+  const double begin = renewing ? t.t1 : t.t2, end = renewing ? t.t2 : t.expiry;
+  const DhcpStep step = renewing ? DhcpStep::kRenew : DhcpStep::kRebind;
+  if (sent < begin) return {step, now};  // nothing sent in this phase yet
+  const double retry = std::min(end, sent + std::max((end - sent) / 2, t.min_retry));
+  if (r >= retry) return {step, now};  // retry < end here: r < end
+  return {DhcpStep::kWait, granted_at + retry};
+}
+
+DhcpPacket dhcp_renew_request(const DhcpLease& l, const MacAddr& mac, u32 xid, u16 secs) {
+  DhcpPacket p;
+  p.op = 1;
+  p.xid = xid;
+  p.secs = secs;
+  p.flags = 0;  // we have an address: unicast replies reach us
+  p.ciaddr = l.addr;
+  p.chaddr = mac;
+  p.type = DhcpType::kRequest;
+  p.param_request = true;
+  return p;
 }
 
 // ---- the client ----------------------------------------------------------------
@@ -219,30 +283,38 @@ Result<void> open_socket(UdpSocket& s, const std::string& ifname) {
   return Ok();
 }
 
-Result<void> send_broadcast(int fd, const DhcpPacket& p) {
+// To the server's port 67 at `to` (empty: the limited broadcast).
+Result<void> send_to(int fd, const DhcpPacket& p, const IpAddr& to_addr) {
   auto bytes = encode_dhcp(p);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(67);
-  to.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+  if (to_addr.empty()) to.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+  else std::memcpy(&to.sin_addr.s_addr, to_addr.b.data(), 4);
   if (::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
-    return Error::from_errno(std::string("sending ") + dhcp_type_name(p.type));
+    return Error::from_errno(std::string("sending ") + dhcp_type_name(p.type) + " to " +
+                             (to_addr.empty() ? std::string("255.255.255.255") : to_addr.to_string()));
   return Ok();
 }
+Result<void> send_broadcast(int fd, const DhcpPacket& p) { return send_to(fd, p, {}); }
 
-// Waits until `until` for a reply of one of the wanted types to our xid.
-// Returns an empty-family result (type kDiscover) on timeout.
-Result<DhcpPacket> wait_reply(int fd, u32 xid, const MacAddr& mac, double until, std::initializer_list<DhcpType> want,
-                              const DhcpOptions& o) {
+constexpr const char* kStopped = "stopped";
+
+// Waits until `until` for a reply of one of the wanted types to our xid;
+// an error "timeout" when none came, kStopped when stop_fd (-1: none)
+// became readable.
+Result<DhcpPacket> wait_reply(int fd, int stop_fd, u32 xid, const MacAddr& mac, double until,
+                              std::initializer_list<DhcpType> want, const std::function<void(const std::string&)>& say) {
   std::vector<std::byte> buf(1500);
   for (;;) {
     double left = until - now_s();
     if (left <= 0) return make_error("timeout");
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left * 1000) + 1);
+    pollfd p[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int r = ::poll(p, stop_fd >= 0 ? 2 : 1, static_cast<int>(std::min(left, 3600.0) * 1000) + 1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return Error::from_errno("poll");
-    if (r == 0) continue;
+    if (stop_fd >= 0 && p[1].revents) return make_error(kStopped);
+    if (r == 0 || !p[0].revents) continue;
     ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -250,7 +322,7 @@ Result<DhcpPacket> wait_reply(int fd, u32 xid, const MacAddr& mac, double until,
     }
     auto pk = parse_dhcp(std::span(buf.data(), static_cast<size_t>(n)));
     if (!pk.ok()) {
-      if (o.say) o.say("ignoring a bad DHCP packet: " + pk.error().message);
+      if (say) say("ignoring a bad DHCP packet: " + pk.error().message);
       continue;
     }
     if (pk->op != 2 || pk->xid != xid || pk->chaddr != mac) continue;  // someone else's
@@ -268,11 +340,11 @@ u32 make_xid(const MacAddr& mac) {
   return static_cast<u32>(t ^ (t >> 32));
 }
 
-}  // namespace
+bool stopped(const Error& e) { return e.message == kStopped; }
 
-Result<DhcpLease> dhcp_acquire(const DhcpOptions& o) {
-  UdpSocket s;
-  TRY(open_socket(s, o.ifname));
+// DISCOVER ... ACK on an open socket (the first lease, and a rediscovery
+// by the keeper, which holds port 68 already).
+Result<DhcpLease> acquire_on(int fd, int stop_fd, const DhcpOptions& o) {
   const double start = now_s(), end = start + o.timeout_s;
   double wait = o.first_wait_s;
   const u32 xid = make_xid(o.mac);
@@ -287,11 +359,12 @@ Result<DhcpLease> dhcp_acquire(const DhcpOptions& o) {
     d.type = DhcpType::kDiscover;
     d.param_request = true;
     if (o.say) o.say(o.ifname + ": " + dhcp_type_name(d.type) + " (try " + std::to_string(attempt) + ")");
-    TRY(send_broadcast(s.fd, d));
+    TRY(send_broadcast(fd, d));
     const double until = std::min(end, now_s() + wait);
     wait = std::min(wait * 2, o.max_wait_s);
-    auto offer = wait_reply(s.fd, xid, o.mac, until, {DhcpType::kOffer}, o);
+    auto offer = wait_reply(fd, stop_fd, xid, o.mac, until, {DhcpType::kOffer}, o.say);
     if (!offer.ok()) {
+      if (stopped(offer.error())) return offer.error();
       last = "no DHCPOFFER (" + offer.error().message + ")";
       continue;
     }
@@ -304,14 +377,170 @@ Result<DhcpLease> dhcp_acquire(const DhcpOptions& o) {
     rq.requested_ip = offer->yiaddr;
     rq.server_id = server;
     rq.secs = static_cast<u16>(std::min(65535.0, now_s() - start));
-    TRY(send_broadcast(s.fd, rq));
-    auto ack = wait_reply(s.fd, xid, o.mac, std::min(end, now_s() + std::max(wait, 2.0)), {DhcpType::kAck, DhcpType::kNak}, o);
-    if (!ack.ok()) { last = "no DHCPACK (" + ack.error().message + ")"; continue; }
+    const double sent_at = now_s();
+    TRY(send_broadcast(fd, rq));
+    auto ack = wait_reply(fd, stop_fd, xid, o.mac, std::min(end, now_s() + std::max(wait, 2.0)),
+                          {DhcpType::kAck, DhcpType::kNak}, o.say);
+    if (!ack.ok()) {
+      if (stopped(ack.error())) return ack.error();
+      last = "no DHCPACK (" + ack.error().message + ")";
+      continue;
+    }
     if (ack->type == DhcpType::kNak) { last = "DHCPNAK from " + server.to_string(); continue; }
     ASSIGN_OR_RETURN(DhcpLease l, lease_from_ack(*ack));
+    l.granted_at = sent_at;
     return l;
   }
   return make_error(o.ifname + ": no DHCP lease within " + std::to_string(static_cast<int>(o.timeout_s)) + " s (" + last + ")");
 }
+
+}  // namespace
+
+Result<DhcpLease> dhcp_acquire(const DhcpOptions& o) {
+  UdpSocket s;
+  TRY(open_socket(s, o.ifname));
+  return acquire_on(s.fd, -1, o);
+}
+
+// ---- the keeper ----------------------------------------------------------------
+
+struct DhcpKeeper::State {
+  DhcpKeepOptions o;
+  UdpSocket sock;
+  int stop_fd = -1;  // eventfd: written once by the destructor
+  mutable std::mutex mu;
+  DhcpLease lease;  // guarded by mu (written by the thread, read by lease())
+  std::thread thread;
+
+  ~State() {
+    if (stop_fd >= 0) ::close(stop_fd);
+  }
+  void say(const std::string& s) const {
+    if (o.say) o.say(o.ifname + ": " + s);
+  }
+  DhcpLease current() const {
+    std::lock_guard<std::mutex> g(mu);
+    return lease;
+  }
+  // Sleeps until `until`; false when asked to stop.
+  bool sleep_until(double until) const {
+    for (;;) {
+      const double left = until - now_s();
+      if (left <= 0) return true;
+      pollfd p{stop_fd, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min(left, 3600.0) * 1000) + 1);
+      if (r > 0) return false;
+      if (r < 0 && errno != EINTR) return true;
+    }
+  }
+  // A lease that replaces the current one; configured first when it moved us.
+  void take(const DhcpLease& fresh) {
+    const DhcpLease old = current();
+    if (fresh.addr != old.addr || fresh.prefix != old.prefix || fresh.router != old.router) {
+      say("new lease " + fresh.describe() + " (was " + old.addr.to_string() + "/" + std::to_string(old.prefix) + ")");
+      if (o.apply)
+        if (auto r = o.apply(fresh, old); !r.ok()) say("configuring the new lease: " + r.error().message);
+    }
+    std::lock_guard<std::mutex> g(mu);
+    lease = fresh;
+  }
+  // After a NAK or the expiry: discover again, as long as it takes.
+  bool rediscover() {
+    DhcpOptions d;
+    d.ifname = o.ifname;
+    d.mac = o.mac;
+    d.timeout_s = 60;
+    d.first_wait_s = o.first_wait_s;
+    d.max_wait_s = o.max_wait_s;
+    d.say = o.say;
+    for (;;) {
+      auto l = acquire_on(sock.fd, stop_fd, d);
+      if (l.ok()) {
+        take(*l);
+        say("lease again: " + l->describe());
+        return true;
+      }
+      if (stopped(l.error())) return false;
+      say(l.error().message + "; still trying");
+    }
+  }
+  void run() {
+    double last_sent = -std::numeric_limits<double>::infinity();
+    std::string last_error;
+    for (;;) {
+      const DhcpLease l = current();
+      const DhcpTimers t = dhcp_timers(l);
+      const DhcpAction a = dhcp_next_action(t, l.granted_at, now_s(), last_sent);
+      if (a.step == DhcpStep::kWait) {
+        if (!sleep_until(a.at)) return;
+        continue;
+      }
+      if (a.step == DhcpStep::kExpired) {
+        say("DHCP lease of " + l.addr.to_string() + " expired without renewal; discovering again");
+        if (!rediscover()) return;
+        last_sent = -std::numeric_limits<double>::infinity();
+        continue;
+      }
+      const bool rebind = a.step == DhcpStep::kRebind;
+      const u32 xid = make_xid(o.mac);
+      const double phase = l.granted_at + (rebind ? t.t2 : t.t1);
+      last_sent = now_s();
+      const DhcpPacket rq =
+          dhcp_renew_request(l, o.mac, xid, static_cast<u16>(std::clamp(last_sent - phase, 0.0, 65535.0)));
+      // RENEWING asks the server that granted the lease; REBINDING any server.
+      if (auto r = send_to(sock.fd, rq, rebind || l.server.empty() ? IpAddr{} : l.server); !r.ok()) {
+        if (r.error().message != last_error) say(r.error().message);
+        last_error = r.error().message;
+      }
+      // The answer may come until the next retransmission (or phase change).
+      const double until = dhcp_next_action(t, l.granted_at, last_sent + 1e-3, last_sent).at;
+      auto reply = wait_reply(sock.fd, stop_fd, xid, o.mac, std::max(until, last_sent + 0.1),
+                              {DhcpType::kAck, DhcpType::kNak}, o.say);
+      if (!reply.ok()) {
+        if (stopped(reply.error())) return;
+        continue;  // no answer: the next action retries or moves on
+      }
+      if (reply->type == DhcpType::kNak) {
+        say(std::string("DHCPNAK to our ") + (rebind ? "rebinding" : "renewal") + " of " + l.addr.to_string() +
+            ": lease lost; discovering again");
+        if (!rediscover()) return;
+        last_sent = -std::numeric_limits<double>::infinity();
+        continue;
+      }
+      auto fresh = lease_from_ack(*reply);
+      if (!fresh.ok()) {
+        say("ignoring a DHCPACK: " + fresh.error().message);
+        continue;
+      }
+      fresh->granted_at = last_sent;
+      if (fresh->server.empty()) fresh->server = l.server;
+      take(*fresh);
+      say(std::string("DHCP lease ") + (rebind ? "rebound" : "renewed") + ": " + fresh->describe());
+      last_sent = -std::numeric_limits<double>::infinity();
+    }
+  }
+};
+
+DhcpKeeper::DhcpKeeper(std::unique_ptr<State> s) : s_(std::move(s)) {}
+
+Result<std::unique_ptr<DhcpKeeper>> DhcpKeeper::start(DhcpKeepOptions o, const DhcpLease& lease) {
+  auto s = std::make_unique<State>();
+  s->o = std::move(o);
+  s->lease = lease;
+  TRY(open_socket(s->sock, s->o.ifname));
+  s->stop_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (s->stop_fd < 0) return Error::from_errno("eventfd");
+  State* raw = s.get();
+  s->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<DhcpKeeper>(new DhcpKeeper(std::move(s)));
+}
+
+DhcpKeeper::~DhcpKeeper() {
+  const u64 one = 1;
+  (void)!::write(s_->stop_fd, &one, sizeof one);
+  if (s_->thread.joinable()) s_->thread.join();
+}
+
+DhcpLease DhcpKeeper::lease() const { return s_->current(); }
 
 }  // namespace salvage::net

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // A minimal DHCPv4 client for the capture kernel (issue 4, salvage.ip=dhcp):
 // DISCOVER, OFFER, REQUEST, ACK (RFC 2131), with the broadcast flag set,
-// asking for the subnet mask, router and lease time. No renewal: a capture
-// lasts minutes and the lease is only needed until the final action.
+// asking for the subnet mask, router, lease time and T1/T2. A capture of a
+// large machine can outlast a short lease, so DhcpKeeper keeps the lease
+// while the dump streams: a unicast REQUEST to the server at T1 (RENEWING),
+// a broadcast one at T2 (REBINDING), and on a NAK or at expiry a new
+// discovery whose lease the caller configures (RFC 2131 4.4.5).
 //
 // Socket: a UDP socket bound to 0.0.0.0:68 with SO_BINDTODEVICE and
 // SO_BROADCAST, not a packet socket. Linux routes a limited broadcast
@@ -21,6 +24,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -64,7 +68,9 @@ struct DhcpPacket {
   IpAddr subnet_mask;   // option 1
   IpAddr router;        // option 3 (the first one)
   u32 lease_s = 0;      // option 51 (0: absent)
-  bool param_request = false;  // option 55 asking for 1, 3, 51, 54 (encoder only)
+  u32 renewal_s = 0;    // option 58, T1 (0: absent)
+  u32 rebinding_s = 0;  // option 59, T2 (0: absent)
+  bool param_request = false;  // option 55 asking for 1, 3, 51, 54, 58, 59 (encoder only)
 };
 
 std::vector<std::byte> encode_dhcp(const DhcpPacket& p);
@@ -78,7 +84,9 @@ struct DhcpLease {
   unsigned prefix = 0;
   IpAddr router;  // empty if the server gave none
   IpAddr server;
-  u32 lease_s = 0;
+  u32 lease_s = 0;      // 0: the server gave none; 0xffffffff: infinite
+  u32 t1_s = 0, t2_s = 0;  // options 58/59 as granted (0: absent; dhcp_timers picks defaults)
+  double granted_at = 0;   // steady-clock seconds when the REQUEST that got it was sent (RFC 2131 4.4.1)
   std::string describe() const;  // "10.0.2.15/24 via 10.0.2.2 from 10.0.2.2, lease 86400 s"
 };
 
@@ -96,5 +104,69 @@ struct DhcpOptions {
 // DISCOVER/OFFER/REQUEST/ACK with retries until timeout_s. A NAK restarts
 // from DISCOVER. Does not configure the interface (agent/capture-net.h does).
 Result<DhcpLease> dhcp_acquire(const DhcpOptions& o);
+
+// ---- keeping the lease (RFC 2131 4.4.5) -----------------------------------------
+
+inline constexpr u32 kDhcpInfiniteLease = 0xffffffff;
+
+// When to renew, rebind and give up, in seconds after granted_at.
+struct DhcpTimers {
+  bool infinite = false;  // no lease time, or 0xffffffff: nothing to renew
+  double t1 = 0, t2 = 0, expiry = 0;
+  double min_retry = 60;  // shortest retransmission interval
+};
+// T1 = option 58, else lease/2; T2 = option 59, else 7/8 lease; an option
+// that breaks T1 < T2 < lease is ignored for its default. The retry floor
+// is RFC 2131's 60 s, shortened for leases under 16 minutes (lease/16, at
+// least 1 s) so that a short lab lease still gets several tries.
+DhcpTimers dhcp_timers(const DhcpLease& l);
+
+enum class DhcpStep { kWait, kRenew, kRebind, kExpired };
+struct DhcpAction {
+  DhcpStep step = DhcpStep::kWait;
+  double at = 0;  // kWait: sleep until then (steady-clock seconds; +inf: forever)
+};
+const char* dhcp_step_name(DhcpStep s);
+// What to do at `now` for a lease granted at `granted_at`, whose last
+// REQUEST of the current renewal was sent at `last_sent` (anything before
+// granted_at + T1: none yet). RENEWING between T1 and T2, REBINDING between
+// T2 and expiry; a request is repeated after half the time left in its
+// phase (at least min_retry), and never later than the phase's end.
+DhcpAction dhcp_next_action(const DhcpTimers& t, double granted_at, double now, double last_sent);
+
+// The DHCPREQUEST of RENEWING (unicast to the server) or REBINDING
+// (broadcast): ciaddr = the leased address, no requested-address and no
+// server-identifier option, no broadcast flag (RFC 2131 4.3.2, table 5).
+DhcpPacket dhcp_renew_request(const DhcpLease& l, const MacAddr& mac, u32 xid, u16 secs);
+
+struct DhcpKeepOptions {
+  std::string ifname;  // the interface holding the lease
+  MacAddr mac;
+  std::function<void(const std::string&)> say;  // console lines; may be empty
+  // A lease whose address or router differs from the current one (a new
+  // discovery after a NAK or expiry, or an ACK that moved us): configure
+  // it. Called on the keeper's thread.
+  std::function<Result<void>(const DhcpLease& fresh, const DhcpLease& old)> apply;
+  double first_wait_s = 1, max_wait_s = 8;  // rediscovery's answer waits
+};
+
+// Keeps a lease alive on a thread of its own until destroyed (the
+// destructor stops the thread within one poll and joins it). The thread
+// owns a DHCP socket on the interface; nothing in it is global.
+class DhcpKeeper {
+ public:
+  static Result<std::unique_ptr<DhcpKeeper>> start(DhcpKeepOptions o, const DhcpLease& lease);
+  ~DhcpKeeper();
+  DhcpKeeper(const DhcpKeeper&) = delete;
+  DhcpKeeper& operator=(const DhcpKeeper&) = delete;
+  // The lease held now (a copy: the thread may replace it).
+  DhcpLease lease() const;
+
+  struct State;
+
+ private:
+  explicit DhcpKeeper(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
 
 }  // namespace salvage::net

@@ -7,12 +7,15 @@
 //     /etc/salvage.modules;
 //   - each target: it exists now (udev's /dev/disk links for LABEL=, UUID=,
 //     PARTUUID=), its driver modules are in the initramfs, and it has room
-//     for the estimated dump.
+//     for the estimated dump; a `net` target: the collector is reachable
+//     and accepts this host, probed with the bundle the initramfs carries
+//     (agent/collector-probe.cc: TLS and PROBE, nothing stored there).
 // Exit status 1 when any check fails, 0 otherwise; 2 on usage errors.
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <cctype>
@@ -24,9 +27,12 @@
 
 #include "agent/arm-state.h"
 #include "agent/capture-config.h"
+#include "agent/capture-fs.h"
+#include "agent/collector.h"
 #include "agent/commands.h"
 #include "agent/crashkernel.h"
 #include "agent/host-paths.h"
+#include "agent/net-sink.h"
 #include "agent/kexec.h"
 #include "agent/log.h"
 #include "formats/cpio-reader.h"
@@ -135,13 +141,62 @@ struct TestArgs {
   HostPaths host;
   std::string kernel, initrd;
   std::vector<std::string> targets;
+  double probe_timeout_s = 10;
 };
 
-void check_target(const TestArgs& a, const TargetSpec& t, const InitramfsListing* rd, const DumpEstimate& est,
-                  Report& r) {
+// This host's name as the capture agent would send it in plaintext mode
+// (the crashed kernel's node name, made path-safe: capture-net.cc).
+std::string node_name(const HostPaths& host) {
+  std::string n;
+  if (auto t = read_text_file(host.proc + "/sys/kernel/hostname", 256); t.ok()) n = *t;
+  while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
+  return fs_host_component(n);
+}
+
+// A net target: the configuration is complete, and the collector, probed
+// the way the capture agent connects (its address, the bundle from the
+// initramfs), is reachable and accepts this host. The probe runs from the
+// running system, whose addresses the capture kernel copies (docs/network.md).
+void check_net_target(const TestArgs& a, const TargetSpec& t, const NetConfig& net, const InitramfsListing* rd,
+                      Report& r) {
+  const std::string name = "target " + t.to_string();
+  if (auto c = check_net_config(net, t.value); !c.ok()) {
+    r.fail(name + ": " + c.error().message);
+    return;
+  }
+  ProbeRequest pr;
+  const std::string collector = t.value.empty() ? net.collector : t.value;
+  if (auto p = parse_net_address(collector, pr.address, pr.port); !p.ok()) {
+    r.fail(name + ": " + p.error().message);
+    return;
+  }
+  pr.insecure = net.insecure;
+  pr.timeout_s = a.probe_timeout_s;
+  if (net.insecure) {
+    pr.host_name = node_name(a.host);
+    r.warn(name + ": collector_insecure=1: the dump would cross the network in plaintext (labs only)");
+  } else {
+    std::string in_rd = net.bundle;
+    while (in_rd.starts_with("/")) in_rd.erase(0, 1);
+    const InitramfsFile* b = rd ? rd->find(in_rd) : nullptr;
+    if (!b) {
+      r.fail(name + ": the initramfs has no " + net.bundle + " (salvage mkinitramfs --collector BUNDLE)");
+      return;
+    }
+    pr.bundle_text = b->data;
+  }
+  const Log quiet(0);
+  const ProbeReport p = probe_collector(pr, quiet);
+  if (p.outcome == ProbeOutcome::kAccepted) r.ok(name + ": collector " + p.message + "; nothing stored by the probe");
+  else if (p.outcome == ProbeOutcome::kOldCollector) r.warn(name + ": collector " + p.message);
+  else r.fail(name + ": collector " + probe_outcome_name(p.outcome) + ": " + p.message);
+}
+
+void check_target(const TestArgs& a, const TargetSpec& t, const NetConfig& net, const InitramfsListing* rd,
+                  const DumpEstimate& est, Report& r) {
   std::string name = t.to_string();
-  if (t.kind == TargetSpec::Kind::kNet) {  // issue 4: reaching the collector is not checked here
-    r.ok("target " + name + ": network target (the collector's reachability is not checked)");
+  if (t.kind == TargetSpec::Kind::kNet) {
+    check_net_target(a, t, net, rd, r);
     return;
   }
   std::string link = device_path(a.host, t);
@@ -207,8 +262,9 @@ int cmd_test(int argc, char** argv) {
     if (s == "--kernel" && i + 1 < argc) a.kernel = argv[++i];
     else if (s == "--initrd" && i + 1 < argc) a.initrd = argv[++i];
     else if (s == "--target" && i + 1 < argc) a.targets.push_back(argv[++i]);
+    else if (s == "--probe-timeout" && i + 1 < argc) a.probe_timeout_s = std::max(0.1, std::strtod(argv[++i], nullptr));
     else {
-      std::fprintf(stderr, "usage: salvage test [--kernel PATH] [--initrd PATH] [--target SPEC]... %s\n",
+      std::fprintf(stderr, "usage: salvage test [--kernel PATH] [--initrd PATH] [--target SPEC]... [--probe-timeout S] %s\n",
                    HostPaths::usage());
       return 2;
     }
@@ -294,7 +350,7 @@ int cmd_test(int argc, char** argv) {
   }
 
   if (cfg.targets.empty()) r.fail("no target configured (salvage.conf target=, or --target)");
-  for (const auto& t : cfg.targets) check_target(a, t, rd.get(), est, r);
+  for (const auto& t : cfg.targets) check_target(a, t, cfg.net, rd.get(), est, r);
 
   if (r.failures) {
     std::printf("salvage test: %d check%s failed; a crash now would not be captured as configured\n", r.failures,

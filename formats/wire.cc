@@ -28,7 +28,7 @@ class Builder {
   Builder& u64v(u64 v) { u8 b[8]; store_le<u64>(b, v); return raw(b, 8); }
   Builder& str(std::string_view s) { u16v(static_cast<u16>(s.size())); return raw(s.data(), s.size()); }
   std::vector<std::byte> done() {
-    FrameHeader h{kWireMagic, kWireVersion, static_cast<u8>(type_), flags_,
+    FrameHeader h{kWireMagic, wire_frame_version(static_cast<u8>(type_)), static_cast<u8>(type_), flags_,
                   static_cast<u32>(buf_.size() - kFrameHeaderSize), 0};
     write_header(h, buf_.data());
     return std::move(buf_);
@@ -139,9 +139,13 @@ Result<void> validate_component(std::string_view s, size_t max, const char* what
   return Ok();
 }
 
-bool known_type(u8 t) { return t >= static_cast<u8>(FrameType::kHello) && t <= static_cast<u8>(FrameType::kBye); }
-
 }  // namespace
+
+u8 wire_frame_version(u8 t) {
+  if (t >= static_cast<u8>(FrameType::kHello) && t <= static_cast<u8>(FrameType::kBye)) return kWireVersion;
+  if (t == static_cast<u8>(FrameType::kProbe) || t == static_cast<u8>(FrameType::kProbeAck)) return kWireProbeVersion;
+  return 0;
+}
 
 const char* frame_type_name(FrameType t) {
   switch (t) {
@@ -155,6 +159,8 @@ const char* frame_type_name(FrameType t) {
     case FrameType::kEnd: return "END";
     case FrameType::kResume: return "RESUME";
     case FrameType::kBye: return "BYE";
+    case FrameType::kProbe: return "PROBE";
+    case FrameType::kProbeAck: return "PROBE_ACK";
   }
   return "unknown";
 }
@@ -187,10 +193,17 @@ Result<FrameHeader> decode_frame_header(std::span<const std::byte> b) {
   h.length = load_le<u32>(b.data() + 8);
   h.reserved = load_le<u32>(b.data() + 12);
   if (h.magic != kWireMagic) return make_error("frame header.magic at offset 0: " + hex_u(h.magic) + " is not SLVW");
-  if (h.version != kWireVersion)
-    return make_error("frame header.version at offset 4: " + std::to_string(h.version) + " (this side speaks " +
-                      std::to_string(kWireVersion) + ")");
-  if (!known_type(h.type)) return make_error("frame header.type at offset 5: unknown type " + std::to_string(h.type));
+  // Version first: a type unknown here may be known in the newer version
+  // the peer speaks, and "version" is what tells it so.
+  if (h.version == 0 || h.version > kWireProtocolVersion)
+    return make_error("frame header.version at offset 4: " + std::to_string(h.version) + " (this side speaks 1 to " +
+                      std::to_string(kWireProtocolVersion) + ")");
+  const u8 want = wire_frame_version(h.type);
+  if (want == 0) return make_error("frame header.type at offset 5: unknown type " + std::to_string(h.type));
+  if (h.version != want)
+    return make_error("frame header.version at offset 4: " + std::to_string(h.version) + " for " +
+                      frame_type_name(static_cast<FrameType>(h.type)) + ", which is framed as version " +
+                      std::to_string(want));
   if (h.length > kMaxFramePayload)
     return make_error("frame header.length at offset 8: " + std::to_string(h.length) + " exceeds the maximum " +
                       std::to_string(kMaxFramePayload));
@@ -241,7 +254,7 @@ std::vector<std::byte> encode_open_artifact(const OpenArtifact& m) {
   return Builder(FrameType::kOpenArtifact).u32v(m.artifact_id).u8v(static_cast<u8>(m.kind)).str(m.name).done();
 }
 void encode_write_prefix(const WriteFrame& m, u16 flags, std::span<std::byte> out) {
-  FrameHeader h{kWireMagic, kWireVersion, static_cast<u8>(FrameType::kWrite), flags,
+  FrameHeader h{kWireMagic, kWireVersion /* WRITE is version 1 */, static_cast<u8>(FrameType::kWrite), flags,
                 static_cast<u32>(kWriteHeaderSize + m.data.size()), 0};
   Builder::write_header(h, out.data());
   std::byte* p = out.data() + kFrameHeaderSize;
@@ -271,6 +284,12 @@ std::vector<std::byte> encode_resume(const Resume& m) {
   return b.done();
 }
 std::vector<std::byte> encode_bye() { return Builder(FrameType::kBye).done(); }
+std::vector<std::byte> encode_probe(const Probe& m) {
+  return Builder(FrameType::kProbe).u32v(m.capabilities).str(m.host).done();
+}
+std::vector<std::byte> encode_probe_ack(const ProbeAck& m) {
+  return Builder(FrameType::kProbeAck).u32v(m.capabilities).str(m.host).done();
+}
 
 namespace {
 Result<ArtifactKind> read_kind(Reader& r, const char* msg) {
@@ -402,6 +421,28 @@ Result<Resume> decode_resume(std::span<const std::byte> p) {
 Result<void> decode_bye(std::span<const std::byte> p) {
   Reader r("BYE", p);
   return r.end();
+}
+
+Result<Probe> decode_probe(std::span<const std::byte> p) {
+  Reader r("PROBE", p);
+  Probe m;
+  ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
+  size_t at = r.offset();
+  ASSIGN_OR_RETURN(m.host, r.str("host", kMaxHostName));
+  TRY(checked(r, "host", at, validate_host_name(m.host)));
+  TRY(r.end());
+  return m;
+}
+
+Result<ProbeAck> decode_probe_ack(std::span<const std::byte> p) {
+  Reader r("PROBE_ACK", p);
+  ProbeAck m;
+  ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
+  size_t at = r.offset();
+  ASSIGN_OR_RETURN(m.host, r.str("host", kMaxHostName));
+  TRY(checked(r, "host", at, validate_host_name(m.host)));
+  TRY(r.end());
+  return m;
 }
 
 }  // namespace salvage

@@ -19,7 +19,15 @@
 namespace salvage {
 
 inline constexpr u32 kWireMagic = 0x57564c53;  // "SLVW" little-endian
-inline constexpr u8 kWireVersion = 1;
+// Protocol version 2 is version 1 plus PROBE / PROBE_ACK. A frame's
+// version byte is the version of its message (wire_frame_version): every
+// version-1 message (the whole dump conversation) is framed as version 1,
+// so a version-2 sender still talks to a version-1 collector; PROBE and
+// PROBE_ACK are framed as version 2, which a version-1 collector answers
+// with REFUSE "unsupported version" (docs/formats/wire-protocol.md).
+inline constexpr u8 kWireVersion = 1;          // the frame version of HELLO ... BYE
+inline constexpr u8 kWireProbeVersion = 2;     // the frame version of PROBE, PROBE_ACK
+inline constexpr u8 kWireProtocolVersion = 2;  // the highest version this code speaks
 inline constexpr u32 kMaxWriteData = u32{1} << 20;             // bytes of data in one WRITE
 inline constexpr u32 kMaxFramePayload = kMaxWriteData + 64;    // WRITE header + data
 inline constexpr size_t kMaxHostName = 64;
@@ -39,8 +47,13 @@ enum class FrameType : u8 {
   kEnd = 8,            // collector -> client: transfer ended (quota, floor...), then close
   kResume = 9,         // collector -> client, right after HELLO_ACK
   kBye = 10,           // client -> collector: session done
+  // Version 2:
+  kProbe = 11,         // client -> collector: may this host send? (nothing stored), then close
+  kProbeAck = 12,      // collector -> client: yes; then the collector closes
 };
 const char* frame_type_name(FrameType t);
+// The version a frame of this type carries (0 for an unknown type).
+u8 wire_frame_version(u8 type);
 
 // WRITE flags: the sender wants an ACK once this frame is durable.
 inline constexpr u16 kFlagAckRequest = 1;
@@ -58,8 +71,8 @@ struct FrameHeader {
 static_assert(sizeof(FrameHeader) == 16);
 inline constexpr size_t kFrameHeaderSize = sizeof(FrameHeader);
 
-// Parses and validates a header (magic, version, known type, length bound,
-// reserved == 0). The payload follows.
+// Parses and validates a header (magic, known type, the version of that
+// type, length bound, reserved == 0). The payload follows.
 Result<FrameHeader> decode_frame_header(std::span<const std::byte> b);
 
 enum class ArtifactKind : u8 {
@@ -92,6 +105,18 @@ struct Hello {
 };
 struct HelloAck {
   u32 capabilities = kCapResume;
+};
+// PROBE (version 2): authenticate and ask whether a dump from `host` would
+// be accepted now, without creating anything on the collector.
+struct Probe {
+  u32 capabilities = kCapResume;
+  std::string host;
+};
+// PROBE_ACK: accepted; `host` is the name the collector stores this host's
+// dumps under (the enrolled one with TLS).
+struct ProbeAck {
+  u32 capabilities = kCapResume;
+  std::string host;
 };
 struct Refusal {  // REFUSE and END
   ReasonCode reason = ReasonCode::kNone;
@@ -158,6 +183,8 @@ std::vector<std::byte> encode_close_artifact(const CloseArtifact& m);
 std::vector<std::byte> encode_ack(const Ack& m, u16 flags);
 std::vector<std::byte> encode_resume(const Resume& m);
 std::vector<std::byte> encode_bye();
+std::vector<std::byte> encode_probe(const Probe& m);
+std::vector<std::byte> encode_probe_ack(const ProbeAck& m);
 
 // Decoders: payload only (after decode_frame_header); errors name the
 // field and its payload offset.
@@ -170,5 +197,7 @@ Result<CloseArtifact> decode_close_artifact(std::span<const std::byte> p);
 Result<Ack> decode_ack(std::span<const std::byte> p);
 Result<Resume> decode_resume(std::span<const std::byte> p);
 Result<void> decode_bye(std::span<const std::byte> p);
+Result<Probe> decode_probe(std::span<const std::byte> p);
+Result<ProbeAck> decode_probe_ack(std::span<const std::byte> p);
 
 }  // namespace salvage

@@ -4,6 +4,7 @@
 // the net target. These stand-ins keep the rest linking and say, should a
 // `net` target reach them anyway, what happened.
 #include "agent/capture-net.h"
+#include "agent/collector.h"
 #include "agent/capture-system.h"
 #include "agent/commands.h"
 #include "agent/net-sink.h"
@@ -36,6 +37,14 @@ NetOutcome capture_net_target(const CaptureConfig&, const TargetSpec&, CaptureSo
                               const Log&, double) {
   agent_say("target net: %s; next target", kNoNet);
   return NetOutcome::kFailed;
+}
+
+const char* probe_outcome_name(ProbeOutcome) { return "not built in"; }
+ProbeReport probe_collector(const ProbeRequest&, const Log&) {
+  ProbeReport r;
+  r.outcome = ProbeOutcome::kSetup;
+  r.message = kNoNet;
+  return r;
 }
 
 int cmd_collector(int, char**) {

@@ -67,6 +67,12 @@ void one_frame(const FrameHeader& h, std::span<const std::byte> frame, std::span
     case FrameType::kBye:
       (void)decode_bye(p);
       break;
+    case FrameType::kProbe:
+      if (auto m = decode_probe(p); m.ok() && h.flags == 0) check_roundtrip(frame, encode_probe(*m));
+      break;
+    case FrameType::kProbeAck:
+      if (auto m = decode_probe_ack(p); m.ok() && h.flags == 0) check_roundtrip(frame, encode_probe_ack(*m));
+      break;
   }
 }
 

@@ -7,7 +7,9 @@
 # ends one transfer cleanly (kept incomplete, sender told) while another
 # host's transfer completes; bad clients (unenrolled, another host's name,
 # plaintext against TLS, "../" host, garbage, oversized frame, a stall) get
-# nothing written, with a good transfer running at the same time; 16
+# nothing written, with a good transfer running at the same time; `salvage
+# test` probes the collector (accepted, unenrolled, wrong name, nothing
+# listening, plaintext) and nothing is stored for a probe; 16
 # concurrent senders all stored correctly with the collector's peak RSS
 # bounded. Everything on 127.0.0.1 with ports the kernel picks.
 . "$(dirname "$0")/lib.sh" "$1"
@@ -193,6 +195,49 @@ wait "$IGOOD" && cmp -s "$WORK/ref.vmcore" "$(stored "$IROOT" lab-ok)/vmcore" &&
   pass "plaintext transfer alongside the raw offenders: stored identical" || fail "plaintext good transfer: $(tail -1 "$WORK/iok.log")"
 wait "$GOOD" && cmp -s "$WORK/ref.vmcore" "$(stored "$ROOT" web-03)/vmcore" &&
   pass "TLS transfer alongside the refused clients: stored identical" || fail "good transfer during attacks: $(tail -1 "$WORK/good.log")"
+
+# ---- 3e. `salvage test` probes a net target (wire protocol version 2,
+# PROBE): the capture initramfs's bundle, TLS 1.3, PROBE; accepted,
+# unenrolled, another host's name, nothing listening, plaintext lab; the
+# collector stores nothing for any of them.
+PROOT=$WORK/proot
+start_collector probe --root "$PROOT" --cred-dir "$CRED"
+PPORT=$PORT PPID_=$CPID
+probe_rd() {  # name bundle-file port [insecure] -> $WORK/name.img, a net-only capture initramfs
+  local d=$WORK/rd-$1; rm -rf "$d"; mkdir -p "$d/etc/salvage"
+  printf '#!/bin/sh\n' > "$d/init"; chmod 755 "$d/init"
+  { echo version=1; echo target=net; echo net=52:54:00:12:34:56; echo ip=static; echo net_address=10.0.2.15/24
+    echo "collector=127.0.0.1:$3"
+    if [ -n "${4:-}" ]; then echo collector_insecure=1; else echo collector_bundle=/etc/salvage/collector.bundle; fi
+  } > "$d/etc/salvage.conf"
+  [ -n "$2" ] && install -m 600 "$2" "$d/etc/salvage/collector.bundle"
+  (cd "$d" && find . | cpio -o -H newc --quiet) > "$WORK/$1.img"
+}
+probe() { "$SALVAGE" test --initrd "$WORK/$1.img" --probe-timeout 5 2>/dev/null | grep '^[a-zA-Z]* *target net' ; }
+probe_rd p-ok "$WORK/web-03.bundle" "$PPORT"
+out=$(probe p-ok)
+echo "$out" | grep -q "^ok    target net: collector 127.0.0.1:$PPORT accepts this host as web-03 (TLS 1.3, mutual)" &&
+  pass "salvage test: enrolled host accepted by the collector ($out)" || fail "salvage test, enrolled: $out"
+probe_rd p-rogue "$WORK/rogue.bundle" "$PPORT"
+out=$(probe p-rogue)
+echo "$out" | grep -q "^FAIL  target net: collector refused: .*not enrolled there" &&
+  pass "salvage test: unenrolled host fails with the reason ($out)" || fail "salvage test, unenrolled: $out"
+sed 's/^host web-01$/host web-02/' "$WORK/web-01.bundle" > "$WORK/liar.bundle"
+probe_rd p-liar "$WORK/liar.bundle" "$PPORT"
+out=$(probe p-liar)
+echo "$out" | grep -q "^FAIL  target net: collector refused: .*wrong host name: certificate enrolled for web-01, PROBE says web-02" &&
+  pass "salvage test: another host's name refused with the collector's reason" || fail "salvage test, liar: $out"
+[ -z "$(ls -A "$PROOT")" ] && pass "salvage test: the probed collector stored nothing (no host directory)" ||
+  fail "salvage test: the probes left $(find "$PROOT")"
+kill "$PPID_"; wait "$PPID_" 2>/dev/null
+out=$(probe p-ok)
+echo "$out" | grep -q "^FAIL  target net: collector unreachable: cannot connect to 127.0.0.1:$PPORT: Connection refused (errno 111, ECONNREFUSED)" &&
+  pass "salvage test: nothing listening names the address and errno" || fail "salvage test, nothing listening: $out"
+start_collector iprobe --root "$PROOT" --insecure
+probe_rd p-ins "" "$PORT" insecure
+out=$(probe p-ins)
+echo "$out" | grep -q "accepts this host as .* (INSECURE plaintext)" && [ -z "$(ls -A "$PROOT")" ] &&
+  pass "salvage test: --insecure lab collector probed in plaintext, nothing stored" || fail "salvage test, insecure: $out"
 
 # ---- 4. Quota: 10 MiB per host; web-01's 35 MB dump is ended cleanly,
 # web-02's small dmesg-sized transfer from the same collector is unaffected.

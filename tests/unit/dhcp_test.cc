@@ -10,6 +10,9 @@
 #include <sched.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/unit/netns.h"
 
 using namespace salvage;
@@ -52,7 +55,7 @@ TEST(Dhcp, DiscoverIsByteExact) {
   EXPECT_EQ(b[10], std::byte(0x80));  // broadcast flag
   EXPECT_EQ(b[28], std::byte(0x52));
   EXPECT_EQ(b[33], std::byte(0x56));
-  const int opts[] = {99, 130, 83, 99, 53, 1, 1, 55, 4, 1, 3, 51, 54, 255};
+  const int opts[] = {99, 130, 83, 99, 53, 1, 1, 55, 6, 1, 3, 51, 54, 58, 59, 255};
   for (size_t i = 0; i < std::size(opts); ++i) EXPECT_EQ(b[236 + i], std::byte(opts[i])) << "byte " << 236 + i;
   for (size_t i = 236 + std::size(opts); i < b.size(); ++i) ASSERT_EQ(b[i], std::byte(0));
 }
@@ -72,6 +75,122 @@ TEST(Dhcp, RoundTripsAnAck) {
   auto l = lease_from_ack(*p);
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->describe(), "10.9.0.50/24 via 10.9.0.1 from 10.9.0.1, lease 600 s");
+}
+
+TEST(Dhcp, RenewalAndRebindingTimesRoundTrip) {
+  DhcpPacket rq;
+  rq.chaddr = parse_mac("52:54:00:12:34:56").value();
+  auto ack = offer_for(rq, DhcpType::kAck);
+  ack.renewal_s = 200;
+  ack.rebinding_s = 500;
+  auto b = encode_dhcp(ack);
+  // Options 58 and 59 follow 51 (lease) in the encoding: 58, 4, 0,0,0,200, 59, 4, 0,0,1,244.
+  const std::byte want[] = {std::byte(58), std::byte(4), std::byte(0), std::byte(0), std::byte(0), std::byte(200),
+                            std::byte(59), std::byte(4), std::byte(0), std::byte(0), std::byte(1), std::byte(244)};
+  EXPECT_NE(std::search(b.begin(), b.end(), std::begin(want), std::end(want)), b.end());
+  auto p = parse_dhcp(b);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->renewal_s, 200u);
+  EXPECT_EQ(p->rebinding_s, 500u);
+  auto l = lease_from_ack(*p).value();
+  EXPECT_EQ(l.t1_s, 200u);
+  EXPECT_EQ(l.t2_s, 500u);
+  // A 2-byte T1 is an error naming the option and its offset.
+  auto at = std::search(b.begin(), b.end(), std::begin(want), std::begin(want) + 2) - b.begin();
+  b[static_cast<size_t>(at) + 1] = std::byte(2);
+  auto bad = parse_dhcp(b);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("option 58 (renewal time) at offset " + std::to_string(at) + ": length 2, expected 4"),
+            std::string::npos)
+      << bad.error().message;
+}
+
+TEST(Dhcp, RenewRequestIsUnicastShaped) {
+  DhcpLease l;
+  l.addr = ip("10.9.0.50");
+  l.server = ip("10.9.0.1");
+  auto p = dhcp_renew_request(l, parse_mac("52:54:00:12:34:56").value(), 0xabcdef01, 7);
+  auto b = encode_dhcp(p);
+  EXPECT_EQ(b[kDhcpOffFlags], std::byte(0));  // no broadcast flag: we have an address
+  EXPECT_EQ(b[kDhcpOffFlags + 1], std::byte(0));
+  const std::byte ci[] = {std::byte(10), std::byte(9), std::byte(0), std::byte(50)};
+  EXPECT_TRUE(std::equal(std::begin(ci), std::end(ci), b.begin() + kDhcpOffCiaddr));  // ciaddr = the lease
+  EXPECT_EQ(b[kDhcpOffSecs + 1], std::byte(7));
+  auto back = parse_dhcp(b).value();
+  EXPECT_EQ(back.type, DhcpType::kRequest);
+  EXPECT_EQ(back.xid, 0xabcdef01u);
+  EXPECT_TRUE(back.requested_ip.empty());  // RFC 2131 table 5: no option 50 ...
+  EXPECT_TRUE(back.server_id.empty());     // ... and no option 54 when RENEWING/REBINDING
+  EXPECT_TRUE(back.param_request);
+}
+
+TEST(Dhcp, TimersFromOptionsOrDefaults) {
+  DhcpLease l;
+  l.lease_s = 800;
+  auto t = dhcp_timers(l);
+  EXPECT_FALSE(t.infinite);
+  EXPECT_DOUBLE_EQ(t.t1, 400);  // lease / 2
+  EXPECT_DOUBLE_EQ(t.t2, 700);  // lease * 7 / 8
+  EXPECT_DOUBLE_EQ(t.expiry, 800);
+  EXPECT_DOUBLE_EQ(t.min_retry, 50);  // lease / 16 under RFC 2131's 60 s
+  l.t1_s = 100, l.t2_s = 300;
+  t = dhcp_timers(l);
+  EXPECT_DOUBLE_EQ(t.t1, 100);
+  EXPECT_DOUBLE_EQ(t.t2, 300);
+  l.t1_s = 500, l.t2_s = 300;  // T1 after T2: T1's default (400) would be too, so half of T2
+  t = dhcp_timers(l);
+  EXPECT_DOUBLE_EQ(t.t1, 150);
+  EXPECT_DOUBLE_EQ(t.t2, 300);
+  l.t1_s = 0, l.t2_s = 900;  // T2 past the lease: its default
+  t = dhcp_timers(l);
+  EXPECT_DOUBLE_EQ(t.t2, 700);
+  EXPECT_DOUBLE_EQ(t.t1, 400);
+  l.lease_s = 86400;
+  l.t1_s = l.t2_s = 0;
+  EXPECT_DOUBLE_EQ(dhcp_timers(l).min_retry, 60);
+  l.lease_s = 8;
+  EXPECT_DOUBLE_EQ(dhcp_timers(l).min_retry, 1);
+  l.lease_s = kDhcpInfiniteLease;
+  EXPECT_TRUE(dhcp_timers(l).infinite);
+  l.lease_s = 0;  // no lease time given
+  EXPECT_TRUE(dhcp_timers(l).infinite);
+}
+
+TEST(Dhcp, NextActionWalksBoundRenewingRebindingExpired) {
+  DhcpLease l;
+  l.lease_s = 800;  // T1 400, T2 700, retry floor 50
+  const auto t = dhcp_timers(l);
+  const double g = 1000;  // granted at
+  const double never = -1e300;
+  auto act = [&](double now, double sent) { return dhcp_next_action(t, g, g + now, sent == never ? never : g + sent); };
+  auto is = [](DhcpAction a, DhcpStep s, double at) { return a.step == s && a.at == at; };
+  // BOUND: sleep until T1.
+  EXPECT_TRUE(is(act(0, never), DhcpStep::kWait, g + 400));
+  EXPECT_TRUE(is(act(399.5, never), DhcpStep::kWait, g + 400));
+  // RENEWING: at T1, renew; then again after half the time left to T2 (150 s) ...
+  EXPECT_EQ(act(400, never).step, DhcpStep::kRenew);
+  EXPECT_TRUE(is(act(400.01, 400), DhcpStep::kWait, g + 550));
+  EXPECT_EQ(act(550, 400).step, DhcpStep::kRenew);
+  // ... halving (75 s), but never below the floor (50 s) nor past T2.
+  EXPECT_TRUE(is(act(551, 550), DhcpStep::kWait, g + 625));
+  EXPECT_TRUE(is(act(626, 625), DhcpStep::kWait, g + 675));
+  EXPECT_TRUE(is(act(676, 675), DhcpStep::kWait, g + 700));
+  // A renewal sent long ago (in BOUND) does not count as one of this phase.
+  EXPECT_EQ(act(410, 100).step, DhcpStep::kRenew);
+  // REBINDING: at T2, rebind (whatever was sent while renewing), retry likewise until expiry.
+  EXPECT_EQ(act(700, 690).step, DhcpStep::kRebind);
+  EXPECT_TRUE(is(act(700.01, 700), DhcpStep::kWait, g + 750));
+  EXPECT_EQ(act(750, 700).step, DhcpStep::kRebind);
+  EXPECT_TRUE(is(act(780, 770), DhcpStep::kWait, g + 800));
+  // Expired.
+  EXPECT_EQ(act(800, 770).step, DhcpStep::kExpired);
+  EXPECT_EQ(act(5000, never).step, DhcpStep::kExpired);
+  // Infinite: nothing ever.
+  DhcpLease inf;
+  inf.lease_s = kDhcpInfiniteLease;
+  auto a = dhcp_next_action(dhcp_timers(inf), g, g + 1e9, never);
+  EXPECT_EQ(a.step, DhcpStep::kWait);
+  EXPECT_TRUE(std::isinf(a.at));
 }
 
 TEST(Dhcp, BadPacketsNameFieldAndOffset) {
