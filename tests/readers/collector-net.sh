@@ -5,7 +5,8 @@
 # with python3-libkdumpfile); SIGKILL of the collector mid-transfer and a
 # restart: the dump completes by resuming and is identical; a full quota
 # ends one transfer cleanly (kept incomplete, sender told) while another
-# host's transfer completes; bad clients (unenrolled, another host's name,
+# host's transfer completes; a collector disk that really fills up (ENOSPC
+# on a 12 MiB tmpfs) does the same; bad clients (unenrolled, another host's name,
 # plaintext against TLS, "../" host, garbage, oversized frame, a stall) get
 # nothing written, with a good transfer running at the same time; `salvage
 # test` probes the collector (accepted, unenrolled, wrong name, nothing
@@ -257,6 +258,39 @@ send web-02 "$WORK/web-02.bundle" "$PORT" q-3 2> "$WORK/q3.log"
 f=$(stored "$QROOT" web-02)vmcore-incomplete
 [ -s "$f" ] && [ "$(stat -c %s "$f")" -gt 5000000 ] && grep -q 'quota reached' "$WORK/q3.log" &&
   pass "quota is per host: web-02 stored $(stat -c %s "$f") bytes of its own before its END" || fail "web-02 quota: $(tail -1 "$WORK/q3.log")"
+
+# ---- 4b. A disk that really fills up: the collector's root on a 12 MiB
+# tmpfs (in a mount namespace of this test's own, so nothing is mounted on
+# the host), no free-space floor, web-03's 35 MB dump: pwrite hits ENOSPC
+# mid-transfer; the collector ends that transfer, keeps vmcore-incomplete
+# and tells the sender, who reports it (an agent then tries its next target:
+# tests/vm/run-net-lab.sh --quota-fallback).
+if command -v unshare > /dev/null && unshare -m true 2> /dev/null; then
+  FROOT=$WORK/fullfs
+  mkdir -p "$FROOT"
+  unshare -m --propagation private bash -c '
+    mount -t tmpfs -o size=12m salvage-test "$1" || exit 3
+    "$2" collector --listen 127.0.0.1:0 --port-file "$1.port" --root "$1/root" --cred-dir "$3" --min-free-mib 0 -v \
+      > "$1.log" 2>&1 &
+    c=$!
+    for _ in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.05; done
+    timeout 120 "$2" convert -d 31 -z -j1 "$4" --to-collector "127.0.0.1:$(cat "$1.port")" --bundle "$5" \
+      --host web-03 --dump-id full-1 2> "$1.send.log"
+    echo "rc=$?" > "$1.rc"
+    d=$(ls -d "$1"/root/web-03/2*/ | head -1)
+    ls -l "$d" > "$1.ls" 2>&1
+    [ -s "$d/vmcore-incomplete" ] && [ ! -e "$d/vmcore" ] && echo kept > "$1.kept"
+    kill $c; wait $c 2> /dev/null
+    umount "$1"' _ "$FROOT" "$SALVAGE" "$CRED" "$VMCORE" "$WORK/web-03.bundle"
+  if [ "$(cat "$FROOT.rc" 2> /dev/null)" != rc=0 ] && [ -e "$FROOT.kept" ] &&
+     grep -qi 'space' "$FROOT.send.log"; then
+    pass "disk full: ENOSPC ends the transfer, vmcore-incomplete kept, sender told ($(grep -io '[^:]*space[^;]*' "$FROOT.send.log" | head -1 | sed 's/^ *//'))"
+  else
+    fail "disk full: $(cat "$FROOT.rc" 2>&1); $(tail -2 "$FROOT.send.log" 2>&1); $(cat "$FROOT.ls" 2>&1); collector: $(tail -3 "$FROOT.log" 2>&1)"
+  fi
+else
+  fail "disk full: cannot make a private mount namespace (unshare -m) for the 12 MiB tmpfs"
+fi
 
 # ---- 5. Load: 16 concurrent senders (16 hosts) to one collector.
 LROOT=$WORK/lroot
