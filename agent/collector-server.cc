@@ -6,8 +6,12 @@
 // frame; a stalled or silent peer is cut off when it passes. A malformed or
 // oversized frame closes that connection only.
 //
-// File I/O (pwrite, fdatasync) runs on the io thread: a few milliseconds
-// per ACK, and it keeps the order of writes, syncs and ACKs obvious.
+// pwrite runs on the io thread (it only fills the page cache). fdatasync,
+// the state record and the rename at CLOSE run on a small pool while the
+// connection's coroutine waits: a sync takes milliseconds to tens of them,
+// and on the io thread it stalled every other connection's transfer. The
+// connection itself reads no frame meanwhile, so the order of writes,
+// syncs and ACKs within a dump is unchanged.
 #include <fcntl.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
@@ -16,6 +20,7 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -49,6 +54,7 @@ struct Conn {
   Clock::time_point deadline;
   bool done = false;
   bool killed = false;  // replaced by a newer session of the same dump
+  bool syncing = false;  // dir is in use on the sync pool: kill() must not free it
   std::unique_ptr<DumpDir> dir;
   std::string dump_key;
   asio::steady_timer timer;
@@ -65,13 +71,17 @@ struct Server {
   std::map<Fingerprint, std::string> enrolled;
   std::map<std::string, Conn*> active;  // dump directory -> its session
   size_t connections = 0;
+  // Two threads: one sync per connection at a time, and the disks behind a
+  // collector seldom gain from more concurrent fdatasyncs than that.
+  asio::thread_pool syncs{2};
   Server(asio::io_context& i, const CollectorOptions& o, const Log& l)
       : io(i), opt(o), log(l), store(o.root, o.limits, l) {}
 };
 
 void Conn::kill() {
   killed = true;
-  dir.reset();  // abandon(): what was received is synced and recorded
+  if (!syncing) dir.reset();  // abandon(): what was received is synced and recorded
+                              // (while syncing, the session resets it when the sync returns)
   if (!done && raw) {
     error_code ec;
     raw->close(ec);
@@ -94,6 +104,28 @@ awaitable<void> watchdog(std::shared_ptr<Conn> c) {
       break;
     }
   }
+}
+
+// Runs fn (storage work of c's DumpDir) on the sync pool and resumes on the
+// io thread when it is done. The io_context runs on one thread, so the
+// completion posted back cannot run before this coroutine waits.
+template <class Fn>
+awaitable<void> on_sync_pool(Conn& c, Fn fn) {
+  auto ex = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  auto finished = std::make_shared<bool>(false);
+  c.syncing = true;
+  asio::post(c.srv.syncs, [wake, finished, ex, &fn] {
+    fn();
+    asio::post(ex, [wake, finished] {
+      *finished = true;
+      wake->cancel();
+    });
+  });
+  error_code ec;
+  while (!*finished) co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  c.syncing = false;
+  if (c.killed) c.dir.reset();  // kill() came while the pool had it
 }
 
 template <class Stream>
@@ -257,7 +289,11 @@ awaitable<void> serve(std::shared_ptr<Conn> c, Stream& s, std::string enrolled_h
       auto m = decode_write(f.payload);
       why = m.ok() ? c->dir->write(*m) : Refusal{ReasonCode::kProtocol, m.error().message};
       if (why.reason == ReasonCode::kNone && (f.h.flags & kFlagAckRequest)) {
-        auto acks = c->dir->sync_all(m->artifact_id);
+        Result<std::vector<Ack>> acks = make_error("not synced");
+        DumpDir* dir = c->dir.get();
+        const u32 id = m->artifact_id;
+        co_await on_sync_pool(*c, [&] { acks = dir->sync_all(id); });
+        if (!c->dir) co_return;  // killed meanwhile: a newer session has the dump
         if (!acks.ok()) {
           why = {ReasonCode::kStorage, acks.error().message};
           break;
@@ -270,7 +306,13 @@ awaitable<void> serve(std::shared_ptr<Conn> c, Stream& s, std::string enrolled_h
     } else if (type == FrameType::kCloseArtifact) {
       auto m = decode_close_artifact(f.payload);
       u64 pos = 0;
-      why = m.ok() ? c->dir->close_artifact(*m, pos) : Refusal{ReasonCode::kProtocol, m.error().message};
+      if (!m.ok()) {
+        why = {ReasonCode::kProtocol, m.error().message};
+      } else {
+        DumpDir* dir = c->dir.get();
+        co_await on_sync_pool(*c, [&] { why = dir->close_artifact(*m, pos); });
+        if (!c->dir) co_return;
+      }
       if (why.reason == ReasonCode::kNone) {
         out = encode_ack({m->artifact_id, pos}, kFlagClosed);
         if (!co_await send(s, *c, out)) co_return;
