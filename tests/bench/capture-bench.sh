@@ -43,47 +43,27 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-VM=$HERE/../vm
-log() { echo "capture-bench: $*" >&2; }
-die() { echo "capture-bench: FAIL: $*" >&2; exit 1; }
+LAB_TAG=capture-bench
+# shellcheck source=tests/vm/lab-lib.sh
+. "$HERE/../vm/lab-lib.sh"
 
-[ $# -ge 2 ] || die "usage: $0 LAB_CACHE SALVAGE [--append FILE]"
-CACHE_DIR=$1
-SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+lab_args "$0 LAB_CACHE SALVAGE [--append FILE]" "$@"
 APPEND=
 [ "${3:-}" = --append ] && APPEND=${4:?--append needs a file}
 TIMEOUT=${CAPBENCH_TIMEOUT:-180}
 
-for t in qemu-system-x86_64 gcc cpio sfdisk strip zstd ldd makedumpfile timeout; do
-    command -v "$t" >/dev/null || die "missing tool: $t"
-done
-eval "$("$VM/lab-paths.sh" "$CACHE_DIR")"
-[ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
-KVER=$LAB_KVER
+lab_require qemu-system-x86_64 gcc cpio sfdisk strip zstd ldd makedumpfile timeout
+lab_use_cache "$CACHE_DIR"
+lab_work_dir capture-bench "${CAPBENCH_KEEP:-0}"
 
-WORK=$(mktemp -d /tmp/capture-bench.XXXXXX)
-[ "${CAPBENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
-
-mkcpio() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); }
 # Same parameters as salvage mkinitramfs's zstd (agent/mkinitramfs.cc).
 zst() { zstd -q -19 --zstd=wlog=17 --check -c; }
-copy_modules() {  # ROOT
-    cp "$LAB_DIR/modules.load" "$1/lab/modules.load"
-    while read -r m; do
-        [ -n "$m" ] || continue
-        mkdir -p "$1/$(dirname "$m")"
-        cp "$LAB_DIR/$m" "$1/$m"
-    done < "$LAB_DIR/modules.load"
-}
 
 # ---- capture initramfs: salvage -------------------------------------------
 strip -o "$WORK/salvage" "$SALVAGE"
 mk_salvage() {  # OUTPUT COMPRESS
-    "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
-        --kernel-config "$LAB_DIR/boot/config-$KVER" \
-        --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
-        --dump-level 31 --compress "$2" --output "$1" > "$WORK/mkinitramfs.out" 2>&1 \
-        || { cat "$WORK/mkinitramfs.out" >&2; die "salvage mkinitramfs failed"; }
+    lab_mkinitramfs "$1" --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
+        --dump-level 31 --compress "$2"
 }
 mk_salvage "$WORK/salvage-capture.img" zstd
 mk_salvage "$WORK/salvage-capture.cpio" none
@@ -92,8 +72,8 @@ mk_salvage "$WORK/salvage-capture.cpio" none
 gcc -static -O2 -Wall -Werror -o "$WORK/mdfinit" "$HERE/mdfinit.c"
 strip "$WORK/mdfinit"
 B=$WORK/mdfroot
-mkdir -p "$B"/{dev,proc,sys,tmp,lab,usr/bin}
-cp "$WORK/mdfinit" "$B/init"
+lab_init_root "$B" "$WORK/mdfinit"
+mkdir -p "$B/usr/bin"
 cp /usr/bin/makedumpfile "$B/usr/bin/makedumpfile"
 # every library ldd resolves, and the loader, at the path ldd prints
 for lib in $(ldd /usr/bin/makedumpfile | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}'); do
@@ -101,26 +81,23 @@ for lib in $(ldd /usr/bin/makedumpfile | awk '$2 == "=>" && $3 ~ /^\// {print $3
     cp -L "$lib" "$B$lib"
 done
 [ -e "$B/lib64/ld-linux-x86-64.so.2" ] || die "no loader copied for makedumpfile"
-copy_modules "$B"
-mkcpio "$B" > "$WORK/mdf-capture.cpio"
+lab_mkcpio "$B" > "$WORK/mdf-capture.cpio"
 zst < "$WORK/mdf-capture.cpio" > "$WORK/mdf-capture.img"
 MDF_VERSION=$(makedumpfile -v 2>&1 | sed -n 's/^makedumpfile: version \([^ ]*\).*/\1/p' | head -n1)
 
 # ---- first-kernel initramfs per tool ---------------------------------------
-gcc -static -O2 -Wall -o "$WORK/labinit" "$VM/labinit.c"
+lab_build_labinit "$WORK/labinit"
 first_initramfs() {  # TOOL CAPTURE_IMG -> $WORK/first-TOOL.cpio
     local R=$WORK/first-$1
-    rm -rf "$R"; mkdir -p "$R"/{dev,proc,sys,tmp,lab}
-    cp "$WORK/labinit" "$R/init"
-    copy_modules "$R"
-    cp "$2" "$R/lab/capture.cpio"
-    cp -L "$LAB_DIR/vmlinuz" "$R/lab/vmlinuz"
+    rm -rf "$R"
+    lab_init_root "$R" "$WORK/labinit"
+    lab_add_capture "$R" "$2"
     [ "$1" = salvage ] && cp "$WORK/salvage" "$R/lab/salvage"
     # CAPBENCH_LOAD_ARGS: extra `salvage load` words, e.g. "--append debugfs=on"
     # to measure what one default of the capture command line saves.
     [ "$1" = salvage ] && [ -n "${CAPBENCH_LOAD_ARGS:-}" ] && printf '%s\n' $CAPBENCH_LOAD_ARGS > "$R/lab/salvage-load-args"
     [ "$1" = makedumpfile ] && echo "$MDF_CMDLINE" > "$R/lab/capture-cmdline"
-    mkcpio "$R" > "$WORK/first-$1.cpio"
+    lab_mkcpio "$R" > "$WORK/first-$1.cpio"
 }
 first_initramfs salvage "$WORK/salvage-capture.img"
 
@@ -129,30 +106,23 @@ boot() {
     local tool=$1 ck=$2 serial=$WORK/serial-$1-$2.log disk=$WORK/disk-$1.img extra=
     rm -f "$disk"; truncate -s 512M "$disk"
     if [ "$tool" = salvage ]; then
-        printf 'label: gpt\nname=salvagedump\n' | sfdisk -q "$disk" >/dev/null
+        lab_gpt "$disk" name=salvagedump
         extra=lab.salvage_load
     fi
-    set +e
-    timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-        -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
-        -display none -vga none -monitor none -nic none -no-reboot \
-        -serial "file:$serial" \
-        -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/first-$tool.cpio" \
-        -append "console=ttyS0 crashkernel=$ck panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 lab.pagecache_mib=4 $extra" \
-        -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
-        </dev/null >"$WORK/qemu.out" 2>&1
-    local rc=$?
-    set -e
+    local rc=0
+    lab_qemu "$TIMEOUT" "$serial" "$WORK/first-$tool.cpio" \
+        "console=ttyS0 crashkernel=$ck panic=-1 nowatchdog $LAB_WORKLOAD $extra" "$WORK/qemu.out" \
+        -nic none -no-reboot -drive "$(lab_disk "$disk")" || rc=$?
     tr -d '\r' < "$serial" > "$serial.txt"
     OK=0 T_PANIC='' T_START='' T_DONE=''
     # (|| true: with pipefail a missing line would end the script)
-    T_PANIC=$(grep -m1 'Kernel panic - not syncing' "$serial.txt" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' || true)
+    T_PANIC=$(lab_stamp "$serial.txt" 'Kernel panic - not syncing' || true)
     if [ "$tool" = salvage ]; then
-        T_START=$(grep -m1 'salvage: .*capture agent starting as pid 1' "$serial.txt" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p' || true)
-        T_DONE=$(grep -m1 'salvage: .*dump complete on' "$serial.txt" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p' || true)
+        T_START=$(lab_stamp "$serial.txt" 'salvage: .*capture agent starting as pid 1' 'salvage: ' || true)
+        T_DONE=$(lab_stamp "$serial.txt" 'salvage: .*dump complete on' 'salvage: ' || true)
     else
-        T_START=$(grep -m1 'BENCH: .*baseline capture init starting' "$serial.txt" | sed -n 's/^BENCH: \[ *\([0-9.]*\)\].*/\1/p' || true)
-        T_DONE=$(grep -m1 'BENCH: .*makedumpfile exit 0: dump complete' "$serial.txt" | sed -n 's/^BENCH: \[ *\([0-9.]*\)\].*/\1/p' || true)
+        T_START=$(lab_stamp "$serial.txt" 'BENCH: .*baseline capture init starting' 'BENCH: ' || true)
+        T_DONE=$(lab_stamp "$serial.txt" 'BENCH: .*makedumpfile exit 0: dump complete' 'BENCH: ' || true)
     fi
     [ -n "$T_PANIC" ] && [ -n "$T_DONE" ] && OK=1
     [ $OK = 1 ] && echo "$T_DONE" >> "$WORK/times-$tool"

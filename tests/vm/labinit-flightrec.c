@@ -1,8 +1,8 @@
 /*
  * labinit-flightrec.c - the flight recorder's part of labinit (issue 5),
  * #included by labinit.c (one static binary, built by the lab scripts with
- * `gcc -static labinit.c`); it uses labinit's say/die/opt/read_file/
- * load_capture_kernel/run_salvage/poweroff.
+ * `gcc -static labinit.c`); it uses labinit's opt/load_capture_kernel/
+ * run_salvage and lab-util.h's say/die/read_file/poweroff.
  */
 /* ---------------- flight recorder (issue 5, tests/vm/run-relay-lab.sh) ----
  *    lab.flightrec=panic|reset|bench   load /lab/flightrec.ko with the flightrec.*
@@ -88,25 +88,12 @@ static const char *flightrec_cmdline_region(void)
     return v;
 }
 
-static int flightrec_open_disk(int flags)
-{
-    int dfd = -1;
-    for (int i = 0; i < 600 && dfd < 0; i++) {
-        dfd = open("/dev/vda", flags | O_CLOEXEC);
-        if (dfd < 0)
-            usleep(50000);
-    }
-    if (dfd < 0)
-        die("/dev/vda did not appear");
-    return dfd;
-}
-
 /* The region through /dev/mem (user space, as salvage reads it) to disk. */
 static void flightrec_copy_region(const char *spec)
 {
     uint64_t size, addr;
     flightrec_region(&size, &addr, spec);
-    int dfd = flightrec_open_disk(O_RDWR);
+    int dfd = lab_wait_open("/dev/vda", O_RDWR);
     int mfd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
     if (mfd < 0)
         die("open /dev/mem");
@@ -182,7 +169,7 @@ static void flightrec_first_kernel(const char *mode)
 {
     int reset = !strcmp(mode, "reset");
     if (reset) {
-        int dfd = flightrec_open_disk(O_RDWR);
+        int dfd = lab_wait_open("/dev/vda", O_RDWR);
         char stamp[16] = "";
         if (pread(dfd, stamp, 12, 0) != 12)
             die("read /dev/vda");
@@ -221,10 +208,7 @@ static void flightrec_first_kernel(const char *mode)
         close(mfd);
     flightrec_stats();
     say(reset ? "flightrec: warm reset (sysrq b)" : "panicking");
-    tcdrain(1);
-    usleep(200 * 1000);
-    flightrec_write("/proc/sysrq-trigger", reset ? "b" : "c");
-    die("still alive after sysrq");
+    lab_sysrq(reset ? 'b' : 'c');
 }
 
 static void put_all(int fd, const void *p, size_t n)

@@ -41,34 +41,19 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/reboot.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <termios.h>
-#include <unistd.h>
+
+#include "lab-util.h" /* say, die, poweroff, read_file, module loading, ... */
 
 #ifndef KEXEC_FILE_ON_CRASH
 #define KEXEC_FILE_ON_CRASH 0x00000002
-#endif
-#ifndef MODULE_INIT_IGNORE_MODVERSIONS
-#define MODULE_INIT_IGNORE_MODVERSIONS 1
 #endif
 
 #define HDR_SIZE 4096
@@ -79,90 +64,10 @@
 
 static double t0;
 
-static double now(void)
+/* "LAB: [seconds since this init started] " */
+static int lab_head(char *buf, size_t size)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void say(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    int n = snprintf(buf, sizeof buf, "LAB: [%7.2f] ", now() - t0);
-    va_start(ap, fmt);
-    n += vsnprintf(buf + n, sizeof buf - n, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof buf - 2)
-        n = sizeof buf - 2;
-    buf[n++] = '\n';
-    (void)!write(1, buf, n);
-}
-
-static void poweroff(void)
-{
-    sync();
-    reboot(RB_POWER_OFF);
-    /* if that failed, exiting init panics; with panic=-1 and qemu
-     * -no-reboot the VM still ends */
-    _exit(1);
-}
-
-static void die(const char *fmt, ...)
-{
-    char buf[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    say("ERROR: %s (errno %d: %s)", buf, errno, strerror(errno));
-    poweroff();
-}
-
-static void xmount(const char *src, const char *dst, const char *type)
-{
-    mkdir(dst, 0755);
-    if (mount(src, dst, type, 0, NULL) && errno != EBUSY)
-        die("mount %s on %s", type, dst);
-}
-
-static void setup_console(void)
-{
-    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (fd > 2)
-            close(fd);
-    }
-}
-
-static char *read_file(const char *path, size_t *lenp)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += n;
-    }
-    close(fd);
-    buf[len] = 0;
-    if (lenp)
-        *lenp = len;
-    return buf;
+    return snprintf(buf, size, "LAB: [%7.2f] ", lab_uptime() - t0);
 }
 
 static char *cmdline;
@@ -196,31 +101,6 @@ static long opt_long(const char *name, long def)
 {
     const char *v = opt(name);
     return v && *v ? strtol(v, NULL, 0) : def;
-}
-
-static void load_modules(void)
-{
-    char *list = read_file("/lab/modules.load", NULL);
-    if (!list) {
-        say("no /lab/modules.load, assuming drivers are built in");
-        return;
-    }
-    int count = 0;
-    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
-        if (!*line || *line == '#')
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "/%s", line);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            die("open module %s", path);
-        if (syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST)
-            die("finit_module %s", path);
-        close(fd);
-        count++;
-    }
-    free(list);
-    say("loaded %d modules", count);
 }
 
 /* ---------------- first kernel ---------------- */
@@ -363,13 +243,8 @@ static void salvage_load(void)
         argv[argc++] = l;
     argv[argc] = NULL;
     say("running salvage load (%d arguments)", argc);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    int st = lab_run(argv, NULL, -1);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         die("salvage load failed (status 0x%x)", st);
     char *loaded = read_file("/sys/kernel/kexec_crash_loaded", NULL);
     say("capture kernel loaded by salvage load (kexec_crash_loaded=%c)", loaded ? loaded[0] : '?');
@@ -408,15 +283,8 @@ static void load_capture_kernel(void)
  * returns its exit status, or -1. */
 static int run_salvage(char *const args[])
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv("/lab/salvage", args);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
+    int st = lab_run(args, NULL, -1);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
 
 /* lab.salvage_save: the normal boot after a capture, as a systemd unit
@@ -447,8 +315,9 @@ static void salvage_save_boot(void)
 
 static void first_kernel(void)
 {
-    xmount("tmpfs", "/tmp", "tmpfs");
-    load_modules();
+    if (lab_mount("tmpfs", "/tmp", "tmpfs"))
+        die("mount tmpfs on /tmp");
+    lab_load_modules();
     if (opt("flightrec"))
         flightrec_first_kernel(opt("flightrec"));
     if (opt("salvage_save"))
@@ -463,16 +332,7 @@ static void first_kernel(void)
     load_capture_kernel();
     sync();
     say("panicking");
-    /* The serial console drains asynchronously and the panic stops it: on a
-     * loaded host the last lines (salvage load's result, this one) were
-     * lost. Wait until they are out. */
-    tcdrain(1);
-    usleep(200 * 1000);
-    int fd = open("/proc/sysrq-trigger", O_WRONLY);
-    if (fd < 0)
-        die("open /proc/sysrq-trigger");
-    (void)!write(fd, "c", 1);
-    die("still alive after sysrq-trigger c");
+    lab_sysrq('c'); /* after the console drained: salvage load's result, this line */
 }
 
 /* ---------------- capture kernel ---------------- */
@@ -490,15 +350,8 @@ static void capture_kernel(void)
 {
     struct utsname u;
     uname(&u);
-    load_modules();
-    int dfd = -1;
-    for (int i = 0; i < 600 && dfd < 0; i++) {
-        dfd = open("/dev/vda", O_WRONLY | O_CLOEXEC);
-        if (dfd < 0)
-            usleep(50000);
-    }
-    if (dfd < 0)
-        die("/dev/vda did not appear");
+    lab_load_modules();
+    int dfd = lab_wait_open("/dev/vda", O_WRONLY);
     int vfd = open("/proc/vmcore", O_RDONLY | O_CLOEXEC);
     if (vfd < 0)
         die("open /proc/vmcore");
@@ -519,7 +372,7 @@ static void capture_kernel(void)
     if (buf == MAP_FAILED)
         die("mmap copy buffer");
     uint64_t off = 0, written = 0, next_report = 256ull << 20;
-    double start = now();
+    double start = lab_uptime();
     while (off < size) {
         ssize_t n = read(vfd, buf, COPY_BUF);
         if (n < 0 && errno == EINTR)
@@ -565,7 +418,7 @@ static void capture_kernel(void)
     if (fsync(dfd))
         die("fsync /dev/vda");
     close(dfd);
-    say("copy took %.1fs, %llu non-zero bytes written", now() - start,
+    say("copy took %.1fs, %llu non-zero bytes written", lab_uptime() - start,
         (unsigned long long)written);
     say("vmcore saved %llu bytes", (unsigned long long)size);
     poweroff();
@@ -573,12 +426,10 @@ static void capture_kernel(void)
 
 int main(void)
 {
-    t0 = now();
-    mkdir("/dev", 0755);
-    mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-    setup_console();
-    xmount("proc", "/proc", "proc");
-    xmount("sysfs", "/sys", "sysfs");
+    t0 = lab_uptime();
+    const char *unmounted = lab_init_start();
+    if (unmounted)
+        die("mount %s", unmounted);
     cmdline = read_file("/proc/cmdline", NULL);
     struct utsname u;
     uname(&u);
@@ -586,7 +437,7 @@ int main(void)
     say("labinit start: kernel %s, %s", u.release,
         capture ? "capture kernel (/proc/vmcore present)" : "first kernel");
     if (capture && opt("relay_copy")) {
-        load_modules();
+        lab_load_modules();
         flightrec_copy_region(opt("relay_copy"));
         poweroff();
     }

@@ -22,46 +22,26 @@
 // through the isa-debug-exit port. The decoding here is deliberately tiny and
 // independent of salvage's reader (formats/relayres.*): the test is of the kernel.
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/io.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "../../formats/relayres-layout.h"
+#include "lab-util.h" /* say, read_file, lab_init_start, lab_run */
 
 #define MAX_SLOTS 4096
 
 static int failed;
 
-static void say(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  printf("PINIT: ");
-  vprintf(fmt, ap);
-  printf("\n");
-  fflush(stdout);
-  va_end(ap);
-}
+static int lab_head(char *buf, size_t size) { return snprintf(buf, size, "PINIT: "); }
 
-static void bad(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static void bad(const char *fmt, ...) {
+  char msg[900];
   va_list ap;
   va_start(ap, fmt);
-  printf("PINIT: FAIL ");
-  vprintf(fmt, ap);
-  printf("\n");
-  fflush(stdout);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  say("FAIL %s", msg);
   failed = 1;
 }
 
@@ -78,14 +58,13 @@ static void leave(void) {
   for (;;) pause();
 }
 
-static int read_file(const char *path, char *buf, size_t size) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, size - 1);
-  close(fd);
-  if (n < 0) return -1;
-  buf[n] = 0;
-  return (int)n;
+// The first line of a small /proc file into buf ("" if it cannot be read).
+static int read_line(const char *path, char *buf, size_t size) {
+  char *s = read_file(path, NULL);
+  int rc = s ? 0 : -1;
+  snprintf(buf, size, "%.*s", s ? (int)strcspn(s, "\n") : 0, s ? s : "");
+  free(s);
+  return rc;
 }
 
 // memparse: a number with an optional K/M/G suffix.
@@ -120,8 +99,8 @@ static uint32_t crc32_ieee(const void *data, size_t len) {
 
 // /proc/iomem: the "Relay reserved" entry and the kernel image's entries.
 static void check_iomem(uint64_t rbase, uint64_t rsize) {
-  static char buf[65536];
-  if (read_file("/proc/iomem", buf, sizeof(buf)) < 0) { bad("cannot read /proc/iomem"); return; }
+  char *buf = read_file("/proc/iomem", NULL);
+  if (!buf) { bad("cannot read /proc/iomem"); return; }
   int found = 0, kernel = 0;
   for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
     uint64_t a, b;
@@ -142,6 +121,7 @@ static void check_iomem(uint64_t rbase, uint64_t rsize) {
   if (!found) bad("no \"Relay reserved\" entry for the region in /proc/iomem");
   if (!kernel) bad("no Kernel code/data entries in /proc/iomem");
   if (!failed) say("placement ok: kernel image outside [%#" PRIx64 "-%#" PRIx64 "]", rbase, rbase + rsize - 1);
+  free(buf);
 }
 
 static void write_markers(int n) {
@@ -260,24 +240,12 @@ static uint64_t recover(uint64_t rbase, uint64_t rsize, int want_markers) {
 }
 
 int main(void) {
-  mkdir("/proc", 0755);
-  mkdir("/sys", 0755);
-  mkdir("/dev", 0755);
-  mount("proc", "/proc", "proc", 0, NULL);
-  mount("sysfs", "/sys", "sysfs", 0, NULL);
-  mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-  // The cpio has no /dev/console node (built without root), so the kernel
-  // started us without stdio: take the console from devtmpfs.
-  int con = open("/dev/console", O_RDWR);
-  if (con >= 0) {
-    dup2(con, 0);
-    dup2(con, 1);
-    dup2(con, 2);
-    if (con > 2) close(con);
-  }
+  // The cpio has no /dev/console node (built without root): this takes the
+  // console from devtmpfs. A failed mount shows as the reads below failing.
+  lab_init_start();
 
   static char cmdline[4096], status[256];
-  read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+  read_line("/proc/cmdline", cmdline, sizeof(cmdline));
   const char *rr = cmdline_value(cmdline, "relayres");
   const char *mode = cmdline_value(cmdline, "pinit.mode");
   const char *nm = cmdline_value(cmdline, "pinit.markers");
@@ -289,11 +257,10 @@ int main(void) {
   say("boot: relayres %#" PRIx64 "@%#" PRIx64 " mode %.8s", rsize, rbase, mode ? mode : "trace");
   if (mode && strncmp(mode, "refused", 7) == 0) {
     // relayres= over the kernel image (nokaslr): setup_arch must refuse it.
-    static char iomem[65536];
-    read_file("/proc/iomem", iomem, sizeof(iomem));
-    if (strstr(iomem, "Relay reserved")) bad("a refused region is in /proc/iomem");
-    read_file("/proc/relayres_test", status, sizeof(status));
-    status[strcspn(status, "\n")] = 0;
+    char *iomem = read_file("/proc/iomem", NULL);
+    if (iomem && strstr(iomem, "Relay reserved")) bad("a refused region is in /proc/iomem");
+    free(iomem);
+    read_line("/proc/relayres_test", status, sizeof(status));
     say("relayres_test: %s", status);
     if (strcmp(status, "closed: error -19") != 0) bad("the channel should not open (-ENODEV) without a region");
     leave();
@@ -301,8 +268,7 @@ int main(void) {
   check_iomem(rbase, rsize);
   if (mode && strncmp(mode, "kaslr", 5) == 0) leave();
 
-  if (read_file("/proc/relayres_test", status, sizeof(status)) < 0) { bad("no /proc/relayres_test"); leave(); }
-  status[strcspn(status, "\n")] = 0;
+  if (read_line("/proc/relayres_test", status, sizeof(status)) < 0) { bad("no /proc/relayres_test"); leave(); }
   say("relayres_test: %s", status);
   if (strncmp(status, "open ", 5) == 0) {
     write_markers(want);
@@ -322,23 +288,16 @@ int main(void) {
     snprintf(spec, sizeof(spec), "%.*s", (int)strcspn(rr, " "), rr);
     say("salvage trace show --region %s:", spec);
     tcdrain(1);
-    pid_t pid = fork();
-    if (pid == 0) {
-      char *argv[] = {"/salvage", "trace", "show", "--region", spec, NULL};
-      execv("/salvage", argv);
-      _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad("salvage trace show: status %#x", st);
+    char *argv[] = {"/salvage", "trace", "show", "--region", spec, NULL};
+    int st = lab_run(argv, NULL, -1);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad("salvage trace show: status %#x", st);
     else say("salvage trace show: exit 0");
   }
   uint64_t gen = recover(rbase, rsize, want);
   int fd = open("/proc/relayres_test", O_WRONLY);
   if (fd < 0 || write(fd, "!open", 5) != 5) bad("reopen after saving: %s", strerror(errno));
   if (fd >= 0) close(fd);
-  read_file("/proc/relayres_test", status, sizeof(status));
-  status[strcspn(status, "\n")] = 0;
+  read_line("/proc/relayres_test", status, sizeof(status));
   say("relayres_test after saving: %s", status);
   unsigned long long g2 = 0;
   if (sscanf(status, "open generation %llu", &g2) != 1 || g2 != gen + 1)

@@ -55,12 +55,11 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-log() { echo "agent-lab: $*" >&2; }
-die() { echo "agent-lab: FAIL: $*" >&2; exit 1; }
+LAB_TAG=agent-lab
+# shellcheck source=tests/vm/lab-lib.sh
+. "$HERE/lab-lib.sh"
 
-[ $# -ge 2 ] || die "usage: $0 CACHE_DIR SALVAGE [--missing-target | --fs-target | --xfs-target | --small-target | --hang]"
-CACHE_DIR=$1
-SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+lab_args "$0 CACHE_DIR SALVAGE [--missing-target | --fs-target | --xfs-target | --small-target | --hang]" "$@"
 MISSING=0
 FS=0
 [ "${3:-}" = --missing-target ] && MISSING=1
@@ -76,44 +75,22 @@ TARGET=LABEL=salvagedump
 [ $XFS = 1 ] && TARGET=fs:LABEL=salvagexfs:/crash
 FSTYPE=$([ $XFS = 1 ] && echo xfs || echo ext4)
 
-for t in qemu-system-x86_64 gcc cpio sfdisk strip crash makedumpfile; do
-    command -v "$t" >/dev/null || die "missing tool: $t"
-done
-for t in mkfs.ext4 debugfs; do command -v "$t" >/dev/null || die "missing tool: $t (e2fsprogs)"; done
-[ $XFS = 0 ] || command -v mkfs.xfs >/dev/null || die "missing tool: mkfs.xfs (xfsprogs)"
-eval "$("$HERE/lab-paths.sh" "$CACHE_DIR")"
-[ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
-KVER=$LAB_KVER
-
-WORK=$(mktemp -d /tmp/agent-lab.XXXXXX)
-[ "${AGENT_LAB_KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
-SERIAL=$WORK/serial.log
-fail() {
-    echo "agent-lab: FAIL: $*" >&2
-    echo "agent-lab: --- last 60 serial lines ---" >&2
-    tail -n 60 "$SERIAL" >&2 2>/dev/null || true
-    exit 1
-}
+lab_require qemu-system-x86_64 gcc cpio sfdisk strip crash makedumpfile
+lab_require -h "(e2fsprogs)" mkfs.ext4 debugfs
+[ $XFS = 0 ] || lab_require -h "(xfsprogs)" mkfs.xfs
+lab_use_cache "$CACHE_DIR"
+lab_work_dir agent-lab "${AGENT_LAB_KEEP:-0}"
 
 # ---- 1. the capture initramfs, by salvage itself --------------------------
 strip -o "$WORK/salvage" "$SALVAGE"
-"$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
-    --kernel-config "$LAB_DIR/boot/config-$KVER" \
-    --target "$TARGET" --add-module virtio_blk --add-module virtio_pci --add-module softdog --codec zlib "${MK_EXTRA[@]}" \
-    --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
+lab_mkinitramfs "$WORK/capture.img" \
+    --target "$TARGET" --add-module virtio_blk --add-module virtio_pci --add-module softdog --codec zlib "${MK_EXTRA[@]}"
 INITRAMFS_SIZE=$(stat -c %s "$WORK/capture.img")
 
 # ---- 2. the first kernel's initramfs: labinit, modules, salvage, kernel ----
-gcc -static -O2 -Wall -o "$WORK/labinit" "$HERE/labinit.c"
+lab_build_labinit "$WORK/labinit"
 ROOT=$WORK/root
-mkdir -p "$ROOT"/{dev,proc,sys,tmp,lab}
-cp "$WORK/labinit" "$ROOT/init"
-cp "$LAB_DIR/modules.load" "$ROOT/lab/modules.load"
-while read -r m; do
-    [ -n "$m" ] || continue
-    mkdir -p "$ROOT/$(dirname "$m")"
-    cp "$LAB_DIR/$m" "$ROOT/$m"
-done < "$LAB_DIR/modules.load"
+lab_init_root "$ROOT" "$WORK/labinit"
 if [ $XFS = 1 ]; then  # the copy-out boot mounts the xfs file system
     # modules.dep (text; the cache has no .bin for modprobe): "mod: deps",
     # the dependencies loadable in reverse order, then the module itself.
@@ -126,8 +103,7 @@ if [ $XFS = 1 ]; then  # the copy-out boot mounts the xfs file system
     grep -q 'xfs.ko' "$ROOT/lab/modules.load" || die "no xfs module in the lab's module tree (tests/vm/fetch-kernel.sh)"
 fi
 cp "$WORK/salvage" "$ROOT/lab/salvage"
-cp "$WORK/capture.img" "$ROOT/lab/capture.cpio"
-cp -L "$LAB_DIR/vmlinuz" "$ROOT/lab/vmlinuz"
+lab_add_capture "$ROOT" "$WORK/capture.img"
 if [ $MISSING = 1 ]; then
     printf '%s\n' --option target=LABEL=doesnotexist --option timeout=20 > "$ROOT/lab/salvage-load-args"
 fi
@@ -137,7 +113,7 @@ fi
 if [ $HANG = 1 ]; then
     printf '%s\n' --option test_hang=60 --option timeout=25 --append softdog.soft_margin=6 > "$ROOT/lab/salvage-load-args"
 fi
-(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$WORK/initramfs.cpio"
+lab_mkcpio "$ROOT" > "$WORK/initramfs.cpio"
 
 # ---- 3. the dump disk: GPT, one partition named salvagedump ---------------
 # (--fs-target: an ext4 file system on the whole disk, labelled salvagefs)
@@ -150,30 +126,18 @@ elif [ $FS = 1 ]; then
     mkfs.ext4 -q -F -L salvagefs "$DISK" || die "mkfs.ext4 failed"
     PSTART=0 PSIZE=0
 else
-printf 'label: gpt\n%s\n' "$PART_SPEC" | sfdisk -q "$DISK" >/dev/null
-read -r PSTART PSIZE < <(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' | head -n1)
-[ -n "${PSTART:-}" ] || die "sfdisk made no partition"
+    lab_gpt "$DISK" "$PART_SPEC"
 fi
 
 # ---- 4. boot: workload, panic, capture, reboot -----------------------------
-CMDLINE="console=ttyS0 crashkernel=${AGENT_LAB_CRASHKERNEL:-192M} panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
-lab.pagecache_mib=4 lab.salvage_load"
+CMDLINE="console=ttyS0 crashkernel=${AGENT_LAB_CRASHKERNEL:-192M} panic=-1 nowatchdog $LAB_WORKLOAD lab.salvage_load"
 log "booting $KVER: salvage load, panic, salvage as /init ($([ $MISSING = 1 ] && echo 'missing target' || echo "$TARGET"))"
 T0=$(date +%s.%N)
-set +e
-timeout --foreground -k 10 "${AGENT_LAB_TIMEOUT:-240}" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
-    -display none -vga none -monitor none -nic none -no-reboot \
-    -serial "file:$SERIAL" \
-    -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
-    -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" \
-    </dev/null >"$WORK/qemu.out" 2>&1
-rc=$?
-set -e
-T_QEMU=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-[ $rc = 124 ] && fail "qemu timed out after ${AGENT_LAB_TIMEOUT:-240}s (PID 1 hung?)"
-[ $rc = 0 ] || fail "qemu exited with status $rc: $(cat "$WORK/qemu.out")"
-grep -q '^LAB: .*ERROR:' "$SERIAL" && fail "labinit: $(grep -m1 '^LAB: .*ERROR:' "$SERIAL")"
+rc=0
+lab_qemu "${AGENT_LAB_TIMEOUT:-240}" "$SERIAL" "$WORK/initramfs.cpio" "$CMDLINE" "$WORK/qemu.out" \
+    -nic none -no-reboot -drive "$(lab_disk "$DISK")" || rc=$?
+T_QEMU=$(lab_elapsed "$T0")
+lab_check_boot $rc "$WORK/qemu.out" "qemu timed out after ${AGENT_LAB_TIMEOUT:-240}s (PID 1 hung?)"
 # labinit dies with a LAB: ERROR line (checked above) when salvage load
 # fails; its success line can be torn by kernel messages on a loaded host's
 # serial console, so the capture agent starting also proves the arming.
@@ -185,25 +149,16 @@ grep -q 'from the embedded disk-only agent' "$WORK/mkinitramfs.out" || fail "mki
 grep -q 'salvage: .*final action: reboot' "$SERIAL" || fail "the agent did not reach its final action"
 cp "$SERIAL" "$CACHE_DIR/agent-lab$([ $MISSING = 1 ] && echo -missing)$([ $FS = 1 ] && echo -$FSTYPE)$([ $SMALL = 1 ] && echo -small)$([ $HANG = 1 ] && echo -hang).serial.log" 2>/dev/null || true
 
-# uptime of the capture kernel at a console line (it boots right after the panic)
-at() { grep -m1 "$1" "$SERIAL" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p'; }
-
 # --small-target: a dump partition smaller than the dump.
 check_small_target() {
     grep -q 'salvage: .*dump INCOMPLETE on' "$SERIAL" || fail "the agent did not report an INCOMPLETE dump on the 56 MiB partition"
-    dd if="$DISK" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
-    "$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M --vmlinux "$LAB_VMLINUX" \
-        > "$WORK/save.out" 2>&1 || { cat "$WORK/save.out" >&2; fail "salvage save failed on the incomplete dump"; }
+    lab_save_partition "$SALVAGE" "$DISK" "on the incomplete dump" --vmlinux "$LAB_VMLINUX"
     OUT=$(ls -d "$WORK"/crash/*/* | head -n1)
     for f in vmcore dmesg.txt; do [ -s "$OUT/$f" ] || fail "salvage save did not write $f"; done
     grep -q 'completeness: *INCOMPLETE' "$OUT/summary.txt" || fail "summary.txt does not say INCOMPLETE: $(grep completeness "$OUT/summary.txt")"
     "$SALVAGE" info "$OUT/vmcore" > "$WORK/info.txt" 2>&1 || true
     grep -q '^complete: *no' "$WORK/info.txt" || fail "the saved vmcore's header is not marked incomplete: $(grep -m1 complete "$WORK/info.txt")"
-    printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
-    timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
-    grep -q "RELEASE: $KVER" "$WORK/crash.txt" || { sed -n 1,40p "$WORK/crash.txt" >&2; fail "crash sys does not show RELEASE: $KVER on the incomplete dump"; }
-    grep -q 'sysrq_handle_crash' "$WORK/crash.txt" || { sed -n 1,60p "$WORK/crash.txt" >&2; fail "crash bt does not show sysrq_handle_crash on the incomplete dump"; }
-    grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" || fail "crash log lacks the panic message on the incomplete dump"
+    lab_check_crash "$OUT/vmcore" "on the incomplete dump"
     echo "agent-lab: PASS small target: $((PSIZE / 2048)) MiB partition, -d 1 zlib dump cut (vmcore $(stat -c %s "$OUT/vmcore") bytes), saved INCOMPLETE; crash sys/bt/log ok; qemu ${T_QEMU}s"
 }
 if [ $SMALL = 1 ]; then check_small_target; exit 0; fi
@@ -215,7 +170,7 @@ if [ $HANG = 1 ]; then
     grep -q 'salvage: .*capture TIMED OUT after 25 s' "$SERIAL" || fail "no timeout message"
     grep -q 'softdog: Initiating system reboot\|watchdog.*did not stop' "$SERIAL" && fail "softdog fired: the watchdog was not petted"
     grep -q 'salvage: .*dump complete' "$SERIAL" && fail "a dump was written although the capture hung"
-    START=$(at 'capture agent starting'); HUNG=$(at 'the capture stalls'); END=$(at 'final action')
+    START=$(lab_salvage_at 'capture agent starting'); HUNG=$(lab_salvage_at 'the capture stalls'); END=$(lab_salvage_at 'final action')
     awk -v s="$START" -v h="$HUNG" -v e="$END" 'BEGIN{exit !(e - s <= 27 && e - h >= 12)}' ||
         fail "final action at ${END}s (agent start ${START}s, stall from ${HUNG}s): not the 25 s timeout"
     echo "agent-lab: PASS hung capture: softdog (6 s margin) petted through a $(awk -v h="$HUNG" -v e="$END" 'BEGIN{printf "%.0f", e-h}') s stall, child killed at the 25 s timeout, final action at ${END}s; qemu ${T_QEMU}s"
@@ -228,7 +183,7 @@ if [ $MISSING = 1 ]; then
     grep -q 'salvage: .*every target failed: NO DUMP SAVED' "$SERIAL" || fail "no 'no dump saved' message"
     grep -q 'Kernel panic - not syncing: sysrq triggered crash' <(sed -n '/kernel log of the crashed kernel/,$p' "$SERIAL") \
         || fail "the kernel log was not printed on the console"
-    START=$(at 'capture agent starting'); END=$(at 'final action')
+    START=$(lab_salvage_at 'capture agent starting'); END=$(lab_salvage_at 'final action')
     awk -v s="$START" -v e="$END" 'BEGIN{exit !(e - s <= 20)}' || fail "final action ${END}s, started ${START}s: beyond the 20 s timeout"
     head -c 16 <(dd if="$DISK" bs=512 skip="$PSTART" count=1 status=none) | grep -q SALVAGE && fail "a container was written"
     echo "agent-lab: PASS missing target: clear message, kernel log on the console, final action at ${END}s (agent start ${START}s, timeout 20 s); qemu ${T_QEMU}s"
@@ -236,7 +191,7 @@ if [ $MISSING = 1 ]; then
 fi
 
 grep -q 'salvage: .*dump complete on' "$SERIAL" || fail "the agent did not report a complete dump"
-T_DONE=$(at 'dump complete on')
+T_DONE=$(lab_salvage_at 'dump complete on')
 DEV=$(grep -m1 "salvage: .*target $TARGET: /dev/" "$SERIAL" | tr -d '\r' | sed 's/.*: //')
 PROGRESS=$(grep -c 'salvage: .*vmcore: [0-9]*% ' "$SERIAL" || true)
 [ "$PROGRESS" -ge 1 ] || fail "no progress line on the console"
@@ -250,13 +205,10 @@ if [ $FS = 1 ]; then
         COPY=$WORK/copyout.img
         truncate -s 1G "$COPY"
         log "second boot: copy the xfs files out (lab.copy_out)"
-        timeout --foreground -k 10 "${AGENT_LAB_TIMEOUT:-240}" qemu-system-x86_64 \
-            -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
-            -display none -vga none -monitor none -nic none -no-reboot -serial "file:$WORK/serial-copy.log" \
-            -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" \
-            -append "console=ttyS0 panic=-1 nowatchdog lab.copy_out=xfs:/crash" \
-            -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" -drive "file=$COPY,format=raw,if=virtio,cache=unsafe" \
-            </dev/null >"$WORK/qemu-copy.out" 2>&1 || fail "copy-out boot failed: $(tail -n 5 "$WORK/serial-copy.log")"
+        lab_qemu "${AGENT_LAB_TIMEOUT:-240}" "$WORK/serial-copy.log" "$WORK/initramfs.cpio" \
+            "console=ttyS0 panic=-1 nowatchdog lab.copy_out=xfs:/crash" "$WORK/qemu-copy.out" \
+            -nic none -no-reboot -drive "$(lab_disk "$DISK")" -drive "$(lab_disk "$COPY")" ||
+            fail "copy-out boot failed: $(tail -n 5 "$WORK/serial-copy.log")"
         grep -q 'LAB: .*copy_out of /crash (xfs) done' "$WORK/serial-copy.log" || fail "copy-out boot: $(grep -m1 'LAB: .*ERROR' "$WORK/serial-copy.log")"
         "$HERE/unpack-copy-out.py" "$COPY" "$WORK/fsout" > "$WORK/modes.txt" || fail "unpacking the copied-out files failed"
         fsmode() { awk -v p="${1#/}" '$2 == p { print "0" $1 }' "$WORK/modes.txt"; }
@@ -286,18 +238,10 @@ truncate -s 1G "$CRASHDISK"
 mkfs.ext4 -q -F -L salvagecrash "$CRASHDISK" || die "mkfs.ext4 failed"
 SERIAL2=$WORK/serial-save.log
 log "second boot: salvage save in the guest"
-set +e
-timeout --foreground -k 10 "${AGENT_LAB_TIMEOUT:-240}" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
-    -display none -vga none -monitor none -nic none -no-reboot \
-    -serial "file:$SERIAL2" \
-    -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 nowatchdog lab.salvage_save" \
-    -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" \
-    -drive "file=$CRASHDISK,format=raw,if=virtio,cache=unsafe" \
-    </dev/null >"$WORK/qemu2.out" 2>&1
-rc=$?
-set -e
+rc=0
+lab_qemu "${AGENT_LAB_TIMEOUT:-240}" "$SERIAL2" "$WORK/initramfs.cpio" \
+    "console=ttyS0 panic=-1 nowatchdog lab.salvage_save" "$WORK/qemu2.out" \
+    -nic none -no-reboot -drive "$(lab_disk "$DISK")" -drive "$(lab_disk "$CRASHDISK")" || rc=$?
 SERIAL_SAVED=$SERIAL SERIAL=$SERIAL2
 [ $rc = 0 ] || fail "second boot: qemu exited with status $rc: $(cat "$WORK/qemu2.out")"
 grep -q '^LAB: .*ERROR:' "$SERIAL2" && fail "second boot: $(grep -m1 '^LAB: .*ERROR:' "$SERIAL2")"
@@ -312,13 +256,8 @@ for f in vmcore dmesg.txt summary.txt; do [ -s "$OUT/$f" ] || fail "salvage save
 grep -q 'complete (every section' "$OUT/summary.txt" || fail "summary.txt does not say complete: $(grep completeness "$OUT/summary.txt")"
 fi
 
-printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
-timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
-grep -q "RELEASE: $KVER" "$WORK/crash.txt" || { sed -n 1,40p "$WORK/crash.txt" >&2; die "crash sys does not show RELEASE: $KVER"; }
-grep -q 'sysrq_handle_crash' "$WORK/crash.txt" || { sed -n 1,60p "$WORK/crash.txt" >&2; die "crash bt does not show sysrq_handle_crash"; }
-grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" || die "crash log lacks the panic message"
-makedumpfile --dump-dmesg "$OUT/vmcore" "$WORK/mdf-dmesg.txt" > "$WORK/mdf.out" 2>&1 || { cat "$WORK/mdf.out" >&2; die "makedumpfile --dump-dmesg failed"; }
-grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/mdf-dmesg.txt" || die "makedumpfile's dmesg lacks the panic message"
+lab_check_crash "$OUT/vmcore"
+lab_check_mdf_dmesg "$OUT/vmcore"
 cmp -s "$WORK/mdf-dmesg.txt" "$OUT/dmesg.txt" || log "note: dmesg.txt differs from makedumpfile --dump-dmesg (not an error)"
 
 FS_VMCORE_SIZE=$(stat -c %s "$OUT/vmcore")

@@ -18,8 +18,10 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-log() { echo "run-lab: $*" >&2; }
-die() { echo "run-lab: ERROR: $*" >&2; exit 1; }
+LAB_TAG=run-lab
+# shellcheck source=tests/vm/lab-lib.sh
+. "$HERE/lab-lib.sh"
+LAB_DIE=ERROR
 
 CACHE_DIR=
 LA57=0
@@ -41,15 +43,15 @@ SMP=${LAB_SMP:-2}
 TIMEOUT=${LAB_TIMEOUT:-300}
 QEMU=${LAB_QEMU:-qemu-system-x86_64}
 
-for t in "$QEMU" gcc cpio timeout readelf dd truncate; do
-    command -v "$t" >/dev/null || die "missing tool: $t (apt-get install qemu-system-x86 cpio build-essential binutils coreutils)"
-done
+lab_require -h "(apt-get install qemu-system-x86 cpio build-essential binutils coreutils)" \
+    "$QEMU" gcc cpio timeout readelf dd truncate
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || die "static libc missing (apt-get install libc6-dev)"
 
 KEY=$("$HERE/fetch-kernel.sh" "$CACHE_DIR" | tail -n1)
 [ -n "$KEY" ] || die "fetch-kernel.sh gave no key"
 OUT=$(cd "$CACHE_DIR/$KEY" && pwd)
 KVER=$(cat "$OUT/kver")
+LAB_DIR=$OUT  # for lab-lib.sh
 
 if [ $LA57 = 1 ]; then VARIANT=vmcore-la57; CPU=${LAB_CPU:-max}; EXPECT_L5=1
 else VARIANT=vmcore; CPU=${LAB_CPU:-max,la57=off}; EXPECT_L5=0; fi
@@ -68,31 +70,22 @@ mkdir -p "$BUILD"
 trap 'rm -rf "$BUILD" "$VMCORE.part"' EXIT
 
 # ---- labinit + initramfs --------------------------------------------------
-gcc -static -O2 -Wall -o "$BUILD/labinit" "$HERE/labinit.c" || die "building labinit failed"
+lab_build_labinit "$BUILD/labinit" || die "building labinit failed"
 
 ROOT=$BUILD/root
-mkdir -p "$ROOT"/{dev,proc,sys,tmp,lab}
-cp "$BUILD/labinit" "$ROOT/init"
+lab_init_root "$ROOT" "$BUILD/labinit"
 mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
 mknod -m 666 "$ROOT/dev/null" c 1 3 2>/dev/null || true
-cp "$OUT/modules.load" "$ROOT/lab/modules.load"
-while read -r m; do
-    [ -n "$m" ] || continue
-    mkdir -p "$ROOT/$(dirname "$m")"
-    cp "$OUT/$m" "$ROOT/$m"
-done < "$OUT/modules.load"
 CAPTURE_CMDLINE="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 nowatchdog \
 cgroup_disable=memory mce=off numa=off acpi_no_memhotplug transparent_hugepage=never \
 hest_disable novmcoredd cma=0 hugetlb_cma=0 ${LAB_CAPTURE_CMDLINE_EXTRA:-}"
 echo "$CAPTURE_CMDLINE" > "$ROOT/lab/capture-cmdline"
 
-mkcpio() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); }
 # capture initramfs: init + modules only (it must fit in crashkernel=)
-mkcpio "$ROOT" > "$BUILD/capture.cpio"
+lab_mkcpio "$ROOT" > "$BUILD/capture.cpio"
 # first-kernel initramfs additionally carries the kernel and capture initrd
-cp "$BUILD/capture.cpio" "$ROOT/lab/capture.cpio"
-cp -L "$OUT/vmlinuz" "$ROOT/lab/vmlinuz"
-mkcpio "$ROOT" > "$BUILD/initramfs.cpio"
+lab_add_capture "$ROOT" "$BUILD/capture.cpio"
+lab_mkcpio "$ROOT" > "$BUILD/initramfs.cpio"
 
 # ---- boot ---------------------------------------------------------------
 mem_bytes=$(numfmt --from=iec "$MEM")
@@ -105,17 +98,11 @@ lab.pagecache_mib=${LAB_PAGECACHE_MIB:-4} ${LAB_CMDLINE_EXTRA:-}"
 
 log "booting $KVER ($VARIANT, -cpu $CPU, -smp $SMP, -m $MEM, crashkernel=$CRASHKERNEL, timeout ${TIMEOUT}s)"
 T_BOOT=$(date +%s.%N)
-set +e
-timeout --foreground -k 10 "$TIMEOUT" "$QEMU" \
-    -accel tcg,thread=multi -cpu "$CPU" -smp "$SMP" -m "$MEM" \
-    -display none -vga none -monitor none -nic none -no-reboot \
-    -serial "file:$SERIAL" \
-    -kernel "$OUT/vmlinuz" -initrd "$BUILD/initramfs.cpio" -append "$CMDLINE" \
-    -drive "file=$DISK,format=raw,if=virtio,cache=unsafe,discard=unmap" \
-    </dev/null >"$BUILD/qemu.out" 2>&1
-rc=$?
-set -e
-T_QEMU=$(awk -v a="$T_BOOT" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+LAB_VM_QEMU=$QEMU LAB_VM_CPU=$CPU LAB_VM_SMP=$SMP LAB_VM_MEM=$MEM
+rc=0
+lab_qemu "$TIMEOUT" "$SERIAL" "$BUILD/initramfs.cpio" "$CMDLINE" "$BUILD/qemu.out" \
+    -nic none -no-reboot -drive "$(lab_disk "$DISK"),discard=unmap" || rc=$?
+T_QEMU=$(lab_elapsed "$T_BOOT")
 cp "$SERIAL" "$VMCORE.last-run.serial.log" 2>/dev/null || true
 fail() {
     echo "run-lab: ERROR: $*" >&2
@@ -151,7 +138,7 @@ L5=$(grep -o 'NUMBER(pgtable_l5_enabled)=[0-9]*' <<<"$NOTES" | cut -d= -f2 || tr
 [ "${L5:-0}" = "$EXPECT_L5" ] || fail "expected pgtable_l5_enabled=$EXPECT_L5, vmcore says '${L5:-absent}'"
 mv "$VMCORE.part" "$VMCORE"
 mv "$VMCORE.last-run.serial.log" "$VMCORE.serial.log"
-T_ALL=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+T_ALL=$(lab_elapsed "$T_START")
 {
     echo "KEY=$KEY"; echo "KVER=$KVER"; echo "VARIANT=$VARIANT"; echo "CPU=$CPU"
     echo "SMP=$SMP"; echo "MEM=$MEM"; echo "CRASHKERNEL=$CRASHKERNEL"

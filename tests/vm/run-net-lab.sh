@@ -38,12 +38,11 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-log() { echo "net-lab: $*" >&2; }
-die() { echo "net-lab: FAIL: $*" >&2; exit 1; }
+LAB_TAG=net-lab
+# shellcheck source=tests/vm/lab-lib.sh
+. "$HERE/lab-lib.sh"
 
-[ $# -ge 2 ] || die "usage: $0 CACHE_DIR SALVAGE [--dhcp-resume | --quota-fallback | --ipv6]"
-CACHE_DIR=$1
-SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+lab_args "$0 CACHE_DIR SALVAGE [--dhcp-resume | --quota-fallback | --ipv6]" "$@"
 RESUME=0 QUOTA=0 IPV6=0
 [ "${3:-}" = --dhcp-resume ] && RESUME=1
 [ "${3:-}" = --quota-fallback ] && QUOTA=1
@@ -58,31 +57,18 @@ else LOOP=127.0.0.1 LISTEN_HOST=127.0.0.1 GUEST_HOST=10.0.2.2; fi
 MAC=52:54:00:12:34:56
 HOST=labhost
 
-for t in qemu-system-x86_64 gcc cpio strip crash makedumpfile python3; do
-    command -v "$t" >/dev/null || die "missing tool: $t"
-done
+lab_require qemu-system-x86_64 gcc cpio strip crash makedumpfile python3
 /usr/bin/python3 -c 'import kdumpfile' 2>/dev/null || die "python3-libkdumpfile is missing"
-eval "$("$HERE/lab-paths.sh" "$CACHE_DIR")"
-[ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
-KVER=$LAB_KVER
+lab_use_cache "$CACHE_DIR"
 find "$LAB_DIR/lib/modules/$KVER" -name virtio_net.ko | grep -q . || die "no virtio_net.ko in the lab tree (tests/vm/fetch-kernel.sh)"
 
-WORK=$(mktemp -d /tmp/net-lab.XXXXXX)
 COLL_PID=
-cleanup() {
-    [ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null && wait "$COLL_PID" 2>/dev/null
-    [ "${NET_LAB_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-SERIAL=$WORK/serial.log
-fail() {
-    echo "net-lab: FAIL: $*" >&2
-    echo "net-lab: --- last 60 serial lines ---" >&2
-    tail -n 60 "$SERIAL" >&2 2>/dev/null || true
+lab_on_exit() { [ -z "$COLL_PID" ] || { kill "$COLL_PID" 2>/dev/null && wait "$COLL_PID" 2>/dev/null; }; }
+lab_fail_more() {
     echo "net-lab: --- collector log ---" >&2
     tail -n 30 "$WORK"/collector*.log >&2 2>/dev/null || true
-    exit 1
 }
+lab_work_dir net-lab "${NET_LAB_KEEP:-0}"
 
 # ---- 1. the collector on the host's loopback --------------------------------
 PORT=$(python3 -c 'import socket,sys; f=socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET; s=socket.socket(f); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$LOOP")
@@ -109,39 +95,28 @@ IP_ARGS=(--ip static --net-address 10.0.2.15/24 --net-gateway 10.0.2.2)
 [ $IPV6 = 1 ] && IP_ARGS=(--ip static --net-address fec0::15/64 --net-gateway fec0::2)
 TARGET_ARGS=(--target net --net-lab-reference /dev/vda)
 [ $QUOTA = 1 ] && TARGET_ARGS=(--target net --target LABEL=salvagedump)
-"$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$KVER" --kernel-version "$KVER" \
-    --kernel-config "$LAB_DIR/boot/config-$KVER" --salvage "$WORK/salvage" \
+lab_mkinitramfs "$WORK/capture.img" --salvage "$WORK/salvage" \
     --collector "$WORK/bundle" --collector-address "$GUEST_HOST:$PORT" \
     --net-interface "$MAC" "${IP_ARGS[@]}" "${TARGET_ARGS[@]}" \
-    --add-module virtio_net --add-module virtio_pci --add-module virtio_blk --codec zlib --timeout 280 \
-    --output "$WORK/capture.img" > "$WORK/mkinitramfs.out" 2>&1 || { cat "$WORK/mkinitramfs.out" >&2; die "mkinitramfs failed"; }
+    --add-module virtio_net --add-module virtio_pci --add-module virtio_blk --codec zlib --timeout 280
 grep -q '^module: virtio_net ' "$WORK/mkinitramfs.out" || die "virtio_net is not in the capture initramfs"
 [ "$(stat -c %a "$WORK/capture.img")" = 600 ] || die "the initramfs holding the credentials is not 0600"
 
 # ---- 3. the first kernel's initramfs (as tests/vm/run-agent-lab.sh) -----------
-gcc -static -O2 -Wall -o "$WORK/labinit" "$HERE/labinit.c"
+lab_build_labinit "$WORK/labinit"
 ROOT=$WORK/root
-mkdir -p "$ROOT"/{dev,proc,sys,tmp,lab}
-cp "$WORK/labinit" "$ROOT/init"
-cp "$LAB_DIR/modules.load" "$ROOT/lab/modules.load"
-while read -r m; do
-    [ -n "$m" ] || continue
-    mkdir -p "$ROOT/$(dirname "$m")"
-    cp "$LAB_DIR/$m" "$ROOT/$m"
-done < "$LAB_DIR/modules.load"
+lab_init_root "$ROOT" "$WORK/labinit"
 cp "$WORK/salvage" "$ROOT/lab/salvage"
-cp "$WORK/capture.img" "$ROOT/lab/capture.cpio"
-cp -L "$LAB_DIR/vmlinuz" "$ROOT/lab/vmlinuz"
+lab_add_capture "$ROOT" "$WORK/capture.img"
 [ $RESUME = 1 ] && printf '%s\n' --option ip=dhcp > "$ROOT/lab/salvage-load-args"
-(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$WORK/initramfs.cpio"
+lab_mkcpio "$ROOT" > "$WORK/initramfs.cpio"
 
 # The reference disk: /proc/vmcore (ELF, ~ the guest's RAM) fits in 1280 MiB.
 # (--quota-fallback: a GPT dump disk with one partition named salvagedump.)
 REF=$WORK/reference.img
 if [ $QUOTA = 1 ]; then
     truncate -s 512M "$REF"
-    printf 'label: gpt\nname=salvagedump\n' | sfdisk -q "$REF" >/dev/null
-    read -r PSTART PSIZE < <(sfdisk -d "$REF" | sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' | head -n1)
+    lab_gpt "$REF" name=salvagedump
 else
     truncate -s 1280M "$REF"
 fi
@@ -149,22 +124,13 @@ fi
 # ---- 4. boot: arm, panic, capture over the network ----------------------------
 # The guest's clock starts in 2001, long before the certificates enrolled
 # above were issued: the capture kernel's TLS must not depend on the date.
-CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog lab.workers=4 lab.worker_mib=8 \
-lab.pagecache_mib=4 lab.salvage_load"
+CMDLINE="console=ttyS0 crashkernel=192M panic=-1 nowatchdog $LAB_WORKLOAD lab.salvage_load"
 log "booting $KVER: salvage load, panic, salvage as /init streaming to $LISTEN_HOST:$PORT ($([ $RESUME = 1 ] && echo 'dhcp, collector killed and restarted' || echo static))"
 T0=$(date +%s.%N)
-set +e
-timeout --foreground -k 10 "${NET_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1G \
-    -display none -vga none -monitor none -no-reboot \
-    -rtc base=2001-01-01 \
-    -serial "file:$SERIAL" \
-    -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
-    -netdev "$NETDEV" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
-    -drive "file=$REF,format=raw,if=virtio,cache=unsafe" \
-    </dev/null >"$WORK/qemu.out" 2>&1 &
+lab_qemu "${NET_LAB_TIMEOUT:-300}" "$SERIAL" "$WORK/initramfs.cpio" "$CMDLINE" "$WORK/qemu.out" \
+    -no-reboot -rtc base=2001-01-01 \
+    -netdev "$NETDEV" -device "virtio-net-pci,netdev=n0,mac=$MAC" -drive "$(lab_disk "$REF")" &
 QEMU=$!
-set -e
 KILLED=0
 if [ $RESUME = 1 ]; then
     # Kill the collector in the middle of the vmcore, restart it 3 s later.
@@ -182,14 +148,10 @@ if [ $RESUME = 1 ]; then
         sleep 0.2
     done
 fi
-set +e
-wait "$QEMU"
-rc=$?
-set -e
-T_QEMU=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-[ $rc = 124 ] && fail "qemu timed out after ${NET_LAB_TIMEOUT:-300}s"
-[ $rc = 0 ] || fail "qemu exited with status $rc: $(cat "$WORK/qemu.out")"
-grep -q '^LAB: .*ERROR:' "$SERIAL" && fail "labinit: $(grep -m1 '^LAB: .*ERROR:' "$SERIAL")"
+rc=0
+wait "$QEMU" || rc=$?
+T_QEMU=$(lab_elapsed "$T0")
+lab_check_boot $rc "$WORK/qemu.out" "qemu timed out after ${NET_LAB_TIMEOUT:-300}s"
 grep -q 'salvage: .*capture agent starting as pid 1' "$SERIAL" || fail "salvage did not start as /init of the capture kernel"
 if [ $QUOTA = 1 ]; then
     grep -q 'salvage: .*target net: INCOMPLETE dump kept on the collector; next target' "$SERIAL" || fail "the agent did not report the collector ending the transfer"
@@ -200,9 +162,7 @@ if [ $QUOTA = 1 ]; then
     [ -n "$KEPT" ] || fail "the collector did not keep vmcore-incomplete"
     [ -z "$(find "$WORK/store/$HOST" -name vmcore -type f)" ] && [ -s "$(dirname "$KEPT")/dmesg.txt" ] ||
         fail "the collector should hold dmesg.txt and only vmcore-incomplete"
-    dd if="$REF" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
-    "$SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M > "$WORK/save.out" 2>&1 ||
-        { cat "$WORK/save.out" >&2; fail "salvage save failed on the fallback partition"; }
+    lab_save_partition "$SALVAGE" "$REF" "on the fallback partition"
     OUT=$(ls -d "$WORK"/crash/*/* | head -n1)
     printf 'bt\nlog\nquit\n' > "$WORK/cmds"
     timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
@@ -223,8 +183,7 @@ fi
 grep -q 'salvage: .*lab reference: /proc/vmcore copied to /dev/vda' "$SERIAL" || fail "no reference copy of /proc/vmcore"
 PROGRESS=$(grep -c 'salvage: .*vmcore: [0-9]*% ' "$SERIAL" || true)
 [ "$PROGRESS" -ge 1 ] || fail "no progress line on the console"
-at() { grep -m1 "$1" "$SERIAL" | sed -n 's/^salvage: \[ *\([0-9.]*\)\].*/\1/p'; }
-T_UP=$(at 'target net: .* up: ') T_DONE=$(at 'dump complete on the collector')
+T_UP=$(lab_salvage_at 'target net: .* up: ') T_DONE=$(lab_salvage_at 'dump complete on the collector')
 cp "$SERIAL" "$CACHE_DIR/net-lab$([ $RESUME = 1 ] && echo -resume)$([ $IPV6 = 1 ] && echo -ipv6).serial.log" 2>/dev/null || true
 
 # ---- 5. what the collector stored ----------------------------------------------
@@ -241,13 +200,8 @@ done
 grep -q 'completeness: complete' "$OUT/summary.txt" || fail "summary.txt does not say complete"
 grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$OUT/dmesg.txt" || fail "dmesg.txt lacks the panic message"
 
-printf 'sys\nbt\nlog\nquit\n' > "$WORK/cmds"
-timeout 300 crash -s "$LAB_VMLINUX" "$OUT/vmcore" -i "$WORK/cmds" > "$WORK/crash.txt" 2>&1 < /dev/null || true
-grep -q "RELEASE: $KVER" "$WORK/crash.txt" || { sed -n 1,40p "$WORK/crash.txt" >&2; fail "crash sys does not show RELEASE: $KVER"; }
-grep -q 'sysrq_handle_crash' "$WORK/crash.txt" || { sed -n 1,60p "$WORK/crash.txt" >&2; fail "crash bt does not show sysrq_handle_crash"; }
-grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/crash.txt" || fail "crash log lacks the panic message"
-makedumpfile --dump-dmesg "$OUT/vmcore" "$WORK/mdf-dmesg.txt" > "$WORK/mdf.out" 2>&1 || { cat "$WORK/mdf.out" >&2; fail "makedumpfile --dump-dmesg failed"; }
-grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$WORK/mdf-dmesg.txt" || fail "makedumpfile's dmesg lacks the panic message"
+lab_check_crash "$OUT/vmcore"
+lab_check_mdf_dmesg "$OUT/vmcore"
 
 # Every page the stored dump has equals the same page of the reference.
 /usr/bin/python3 - "$OUT/vmcore" "$REF" > "$WORK/pages.out" 2>&1 <<'EOF' || { cat "$WORK/pages.out" >&2; fail "stored pages differ from the reference copy of /proc/vmcore"; }

@@ -37,31 +37,26 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-log() { echo "relay-lab: $*" >&2; }
-die() { echo "relay-lab: ERROR: $*" >&2; exit 1; }
+LAB_TAG=relay-lab
+# shellcheck source=tests/vm/lab-lib.sh
+. "$HERE/lab-lib.sh"
+LAB_DIE=ERROR LAB_FAIL_LINES=40
 [ $# -ge 1 ] || die "usage: $0 LAB_CACHE [--panic|--no-overwrite|--reset|--bench N]"
 CACHE_DIR=$1; shift
 MODE=panic BENCH_N=0
 case "${1:---panic}" in
     --panic) MODE=panic ;;
     --no-overwrite) MODE=nooverwrite ;;
-    --reset) MODE=reset; [ -n "${2:-}" ] && AGENT_SALVAGE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") ;;
+    --reset) MODE=reset; [ -n "${2:-}" ] && AGENT_SALVAGE=$(lab_abspath "$2") ;;
     --bench) MODE=bench; BENCH_N=${2:?--bench N} ;;
-    --agent) MODE=agent; AGENT_SALVAGE=$(cd "$(dirname "${2:?--agent SALVAGE}")" && pwd)/$(basename "$2") ;;
+    --agent) MODE=agent; AGENT_SALVAGE=$(lab_abspath "${2:?--agent SALVAGE}") ;;
     *) die "unknown option $1" ;;
 esac
+LAB_FAIL="FAIL ($MODE)"
 
-eval "$("$HERE/lab-paths.sh" "$CACHE_DIR")"
-[ -n "${LAB_DIR:-}" ] && [ -s "$LAB_DIR/vmlinuz" ] || die "no lab kernel in $CACHE_DIR (make lab)"
-WORK=$(mktemp -d /tmp/relay-lab.XXXXXX)
-[ "${RELAY_LAB_KEEP:-0}" = 1 ] && log "work dir $WORK" || trap 'rm -rf "$WORK"' EXIT
-SERIAL=$WORK/serial.log
-fail() {
-    echo "relay-lab: FAIL ($MODE): $*" >&2
-    echo "relay-lab: --- last 40 serial lines ---" >&2
-    tail -n 40 "$SERIAL" >&2 2>/dev/null || true
-    exit 1
-}
+lab_use_cache "$CACHE_DIR"
+lab_work_dir relay-lab "${RELAY_LAB_KEEP:-0}"
+[ "${RELAY_LAB_KEEP:-0}" != 1 ] || log "work dir $WORK"
 
 KO=$("$ROOT/kernel-config/relayres/build-lab.sh" "$CACHE_DIR" "$ROOT/${BUILD:-build}/relayres" 2>"$WORK/build.log" | tail -n1) ||
     { cat "$WORK/build.log" >&2; die "building flightrec.ko failed"; }
@@ -73,32 +68,21 @@ ADDR=0x5000000 SIZE=1M
 REGION=$SIZE@$ADDR
 EVENTS=${RELAY_LAB_EVENTS:-20000}
 
-gcc -static -O2 -Wall -o "$WORK/labinit" "$HERE/labinit.c"
+lab_build_labinit "$WORK/labinit"
 if [ $MODE = reset ] && [ -n "${AGENT_SALVAGE:-}" ]; then
     strip -o "$WORK/salvage" "$AGENT_SALVAGE"
 fi
 if [ $MODE = agent ]; then
     # salvage's capture initramfs, as tests/vm/run-agent-lab.sh builds it
     strip -o "$WORK/salvage" "$AGENT_SALVAGE"
-    "$WORK/salvage" mkinitramfs --modules-dir "$LAB_DIR/lib/modules/$LAB_KVER" --kernel-version "$LAB_KVER" \
-        --kernel-config "$LAB_DIR/boot/config-$LAB_KVER" --salvage "$WORK/salvage" \
-        --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib \
-        --output "$WORK/salvage-capture.img" > "$WORK/mkinitramfs.out" 2>&1 ||
-        { cat "$WORK/mkinitramfs.out" >&2; die "salvage mkinitramfs failed"; }
+    lab_mkinitramfs "$WORK/salvage-capture.img" --salvage "$WORK/salvage" \
+        --target LABEL=salvagedump --add-module virtio_blk --add-module virtio_pci --codec zlib
 fi
-mkcpio() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); }
 R=$WORK/root
-mkdir -p "$R"/{dev,proc,sys,tmp,lab}
-cp "$WORK/labinit" "$R/init"
-cp "$LAB_DIR/modules.load" "$R/lab/modules.load"
-while read -r m; do
-    [ -n "$m" ] || continue
-    mkdir -p "$R/$(dirname "$m")"; cp "$LAB_DIR/$m" "$R/$m"
-done < "$LAB_DIR/modules.load"
+lab_init_root "$R" "$WORK/labinit"
 # capture initramfs: labinit + virtio only; it copies the region
-mkcpio "$R" > "$WORK/capture.cpio"
-cp "$WORK/capture.cpio" "$R/lab/capture.cpio"
-cp -L "$LAB_DIR/vmlinuz" "$R/lab/vmlinuz"
+lab_mkcpio "$R" > "$WORK/capture.cpio"
+lab_add_capture "$R" "$WORK/capture.cpio"
 cp "$KO" "$R/lab/flightrec.ko"
 [ $MODE = reset ] && [ -n "${AGENT_SALVAGE:-}" ] && cp "$WORK/salvage" "$R/lab/salvage"
 if [ $MODE = agent ]; then
@@ -107,17 +91,17 @@ if [ $MODE = agent ]; then
 fi
 echo "console=ttyS0 nr_cpus=1 reset_devices panic=-1 nowatchdog mce=off numa=off cma=0 lab.relay_copy=$REGION" \
     > "$R/lab/capture-cmdline"
-mkcpio "$R" > "$WORK/initramfs.cpio"
+lab_mkcpio "$R" > "$WORK/initramfs.cpio"
 
 DISK=$WORK/disk.img
 truncate -s 16M "$DISK"
 if [ $MODE = agent ]; then
     truncate -s 512M "$DISK"
-    printf 'label: gpt\nname=salvagedump\n' | sfdisk -q "$DISK" >/dev/null
-    read -r PSTART PSIZE < <(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' | head -n1)
+    lab_gpt "$DISK" name=salvagedump
 fi
 BASE="console=ttyS0 panic=-1 nowatchdog memmap=$SIZE\$$ADDR flightrec.relayres=$REGION lab.workers=0 lab.pagecache_mib=0"
 REBOOT=(-no-reboot)
+LAB_VM_SMP=4
 case $MODE in
     panic) CMDLINE="$BASE crashkernel=192M lab.flightrec=panic lab.flightrec_events=$EVENTS" ;;
     agent) CMDLINE="$BASE crashkernel=192M lab.salvage_load lab.flightrec=panic lab.flightrec_events=$EVENTS" ;;
@@ -125,23 +109,14 @@ case $MODE in
     reset) CMDLINE="$BASE lab.flightrec=reset lab.flightrec_events=$EVENTS"; REBOOT=() ;;
     bench) CMDLINE="$BASE flightrec.trace=0 lab.flightrec=bench lab.flightrec_bench=$BENCH_N" ;;
 esac
-log "booting $LAB_KVER -smp 4 ($MODE): $CMDLINE"
+log "booting $KVER -smp 4 ($MODE): $CMDLINE"
 T0=$(date +%s)
-set +e
-timeout --foreground -k 10 "${RELAY_LAB_TIMEOUT:-300}" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max,la57=off -smp 4 -m 1G \
-    -display none -vga none -monitor none -nic none "${REBOOT[@]}" \
-    -serial "file:$SERIAL" \
-    -kernel "$LAB_DIR/vmlinuz" -initrd "$WORK/initramfs.cpio" -append "$CMDLINE" \
-    -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" \
-    </dev/null >"$WORK/qemu.out" 2>&1
-rc=$?
-set -e
+rc=0
+lab_qemu "${RELAY_LAB_TIMEOUT:-300}" "$SERIAL" "$WORK/initramfs.cpio" "$CMDLINE" "$WORK/qemu.out" \
+    -nic none "${REBOOT[@]}" -drive "$(lab_disk "$DISK")" || rc=$?
 T_QEMU=$(( $(date +%s) - T0 ))
 cp "$SERIAL" "$CACHE_DIR/relay-lab-$MODE.serial.log" 2>/dev/null || true
-[ $rc = 124 ] && fail "qemu timed out after ${RELAY_LAB_TIMEOUT:-300}s"
-[ $rc = 0 ] || fail "qemu exited with status $rc: $(cat "$WORK/qemu.out")"
-grep -aq '^LAB: .*ERROR:' "$SERIAL" && fail "labinit: $(grep -a -m1 '^LAB: .*ERROR:' "$SERIAL")"
+lab_check_boot $rc "$WORK/qemu.out" "qemu timed out after ${RELAY_LAB_TIMEOUT:-300}s"
 
 if [ $MODE = bench ]; then
     line=$(grep -a -m1 'flightrec: bench: ' "$SERIAL" | sed 's/.*flightrec: bench: //' | tr -d '\r')
@@ -159,9 +134,7 @@ if [ $MODE = agent ]; then
     grep -aq 'salvage: .*trace saved' "$SERIAL" || fail "the capture agent did not save the trace"
     grep -aq 'salvage: .*marked consumed' "$SERIAL" || fail "the capture agent did not mark the channel consumed"
     grep -aq 'salvage: .*dump complete on' "$SERIAL" || fail "the agent did not complete the dump"
-    dd if="$DISK" of="$WORK/part.img" bs=512 skip="$PSTART" count="$PSIZE" conv=sparse status=none
-    "$AGENT_SALVAGE" save --device "$WORK/part.img" --crash-dir "$WORK/crash" --min-free 1M > "$WORK/save.out" 2>&1 ||
-        { cat "$WORK/save.out" >&2; fail "salvage save failed"; }
+    lab_save_partition "$AGENT_SALVAGE" "$DISK" ""
     TDIR=$(ls -d "$WORK"/crash/*/*/trace 2>/dev/null | head -n1)
     [ -n "$TDIR" ] && [ -s "$TDIR/merged.bin" ] || fail "salvage save wrote no trace/ directory: $(ls -R "$WORK/crash" | head)"
     /usr/bin/python3 "$ROOT/tests/readers/tools/relay-check.py" "$TDIR" --trace-dir --cpus 4 --marker LAB-LAST-MARKER \
