@@ -5,23 +5,16 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 
 #include "agent/cmdline.h"
 #include "agent/file-source.h"
 #include "formats/elf-vmcore.h"
+#include "formats/hex.h"
 
 namespace salvage {
 
 namespace {
-
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 // memparse() (lib/cmdline.c): a number in C notation, then K/M/G/T.
 Result<u64> parse_number(std::string_view s, const char* what) {

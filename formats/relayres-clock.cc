@@ -28,13 +28,8 @@ i64 RelayresClock::since_anchor_ns(u64 ts) const {
 }
 
 RelayresClock relayres_clock(const relayres_header& hd) {
-  RelayresClock c;
-  c.clock_id = hd.clock_id;
-  c.tsc_khz = hd.tsc_khz;
-  c.anchor_tsc = hd.anchor_tsc;
-  c.anchor_clock_ns = hd.anchor_clock_ns;
-  c.anchor_real_ns = hd.anchor_real_ns;
-  return c;
+  return RelayresClock{.clock_id = hd.clock_id, .tsc_khz = hd.tsc_khz, .anchor_tsc = hd.anchor_tsc,
+                       .anchor_clock_ns = hd.anchor_clock_ns, .anchor_real_ns = hd.anchor_real_ns};
 }
 
 std::optional<std::string> relayres_clock_problem(const RelayresClock& c) {

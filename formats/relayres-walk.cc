@@ -1,25 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "formats/relayres-walk.h"
 
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
-#include <queue>
+
+#include "formats/hex.h"
 
 namespace salvage {
 
-namespace {
-
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
-
-}  // namespace
-
 void RelayresCpuWalker::warn(std::string w) {
   if (stats_) stats_->warnings.push_back(std::move(w));
+}
+
+void RelayresCpuWalker::torn(std::string w) {
+  warn(std::move(w));
+  if (stats_) ++stats_->torn;
+  off_ = commit_;
 }
 
 // The rules of docs/formats/relayres.md "Records": a record at or beyond
@@ -47,24 +42,18 @@ Result<bool> RelayresCpuWalker::next() {
     };
     const u64 room = commit_ - off_;
     if (room < sizeof(relayres_record)) {
-      warn(where() + ": " + std::to_string(room) + " bytes before commit, too few for a frame");
-      if (stats_) ++stats_->torn;
-      off_ = commit_;
+      torn(where() + ": " + std::to_string(room) + " bytes before commit, too few for a frame");
       continue;
     }
     relayres_record rec;
     std::memcpy(&rec, buf_.data() + off_, sizeof rec);
     if (rec.len < sizeof(relayres_record) || rec.len > room) {
-      warn(where() + ": len " + std::to_string(rec.len) + " outside [24, " + std::to_string(room) +
+      torn(where() + ": len " + std::to_string(rec.len) + " outside [24, " + std::to_string(room) +
            "]; rest of the sub-buffer dropped");
-      if (stats_) ++stats_->torn;
-      off_ = commit_;
       continue;
     }
     if (rec.cpu != cpu_) {
-      warn(where() + ": frame says cpu " + std::to_string(rec.cpu) + "; rest of the sub-buffer dropped");
-      if (stats_) ++stats_->torn;
-      off_ = commit_;
+      torn(where() + ": frame says cpu " + std::to_string(rec.cpu) + "; rest of the sub-buffer dropped");
       continue;
     }
     if (first_in_sb_ && rec.seq != sb_->first_rec_seq)
@@ -72,10 +61,8 @@ Result<bool> RelayresCpuWalker::next() {
            std::to_string(sb_->first_rec_seq));
     if (have_prev_) {
       if (rec.seq <= prev_seq_) {
-        warn(where() + ": seq " + std::to_string(rec.seq) + " does not follow " + std::to_string(prev_seq_) +
+        torn(where() + ": seq " + std::to_string(rec.seq) + " does not follow " + std::to_string(prev_seq_) +
              "; rest of the sub-buffer dropped");
-        if (stats_) ++stats_->torn;
-        off_ = commit_;
         continue;
       }
       if (rec.seq != prev_seq_ + 1) {
@@ -123,43 +110,28 @@ Result<void> for_each_cpu_record(ByteSource& src, const RelayresChannel& ch, u32
 }
 
 Result<void> for_each_merged_record(ByteSource& src, const RelayresChannel& ch, const RelayresRecordFn& fn) {
-  // One walker (one sub-buffer) per CPU that has records.
+  // One walker (one sub-buffer) per CPU that has records; streams index it.
   std::vector<RelayresCpuWalker> walkers;
   walkers.reserve(ch.cpus.size());
   std::vector<u64> emitted(ch.cpus.size(), 0);
-  struct Head {
-    u64 ts, seq;
-    u32 cpu;
-    size_t w;
-  };
-  auto later = [](const Head& a, const Head& b) {
-    if (a.ts != b.ts) return a.ts > b.ts;
-    if (a.cpu != b.cpu) return a.cpu > b.cpu;
-    return a.seq > b.seq;
-  };
-  std::priority_queue<Head, std::vector<Head>, decltype(later)> q(later);
+  RelayresMergeQueue q;
   for (u32 c = 0; c < ch.cpus.size(); ++c) {
     if (ch.cpus[c].record_count == 0) continue;
     walkers.emplace_back(src, ch.header, c, ch.cpus[c].kept, nullptr);
     ASSIGN_OR_RETURN(bool more, walkers.back().next());
     if (!more) return changed(c, ch.cpus[c].record_count, 0);
-    const auto& r = walkers.back().record();
-    q.push(Head{r.ts, r.seq, c, walkers.size() - 1});
+    q.push(walkers.back().record(), walkers.size() - 1);
   }
   while (!q.empty()) {
-    Head h = q.top();
-    q.pop();
-    RelayresCpuWalker& w = walkers[h.w];
-    if (++emitted[h.cpu] > ch.cpus[h.cpu].record_count) return changed(h.cpu, ch.cpus[h.cpu].record_count, emitted[h.cpu]);
+    const size_t i = q.pop();
+    RelayresCpuWalker& w = walkers[i];
+    const u32 cpu = w.record().cpu;
+    const u64 want = ch.cpus[cpu].record_count;
+    if (++emitted[cpu] > want) return changed(cpu, want, emitted[cpu]);
     TRY(fn(w.record(), w.frame()));
     ASSIGN_OR_RETURN(bool more, w.next());
-    if (more) {
-      h.ts = w.record().ts;
-      h.seq = w.record().seq;
-      q.push(h);
-    } else if (emitted[h.cpu] != ch.cpus[h.cpu].record_count) {
-      return changed(h.cpu, ch.cpus[h.cpu].record_count, emitted[h.cpu]);
-    }
+    if (more) q.push(w.record(), i);
+    else if (emitted[cpu] != want) return changed(cpu, want, emitted[cpu]);
   }
   return Ok();
 }

@@ -6,8 +6,13 @@
 // again for each output, emitting the frames; both see the same bytes (the
 // region is in /proc/vmcore or an unclaimed /dev/mem range), so they stop
 // at the same records. Memory: subbuf_size bytes per walker.
+//
+// RelayresMergeQueue is the one chronological merge: the streaming
+// for_each_merged_record feeds it one walker per CPU, the in-memory
+// for_each_merged each CPU's record list.
 #pragma once
 
+#include <queue>
 #include <span>
 #include <vector>
 
@@ -34,6 +39,9 @@ class RelayresCpuWalker {
 
  private:
   void warn(std::string w);
+  // A frame that does not hold together: warn, count the sub-buffer torn
+  // and skip the rest of it.
+  void torn(std::string w);
   ByteSource& src_;
   const RelayresHeaderInfo& h_;
   u32 cpu_;
@@ -47,6 +55,38 @@ class RelayresCpuWalker {
   u64 prev_seq_ = 0;
   size_t frame_off_ = 0;
   RelayresRecordRef cur_;
+};
+
+// A k-way merge by (ts, cpu, seq) of per-CPU streams, each already in seq
+// order: holds one head per stream, so a CPU whose clock steps backwards
+// still keeps its own order.
+class RelayresMergeQueue {
+ public:
+  // `r` is the head of stream `stream` (the caller's index).
+  void push(const RelayresRecordRef& r, size_t stream) { q_.push(Head{r.ts, r.seq, r.cpu, stream}); }
+  bool empty() const { return q_.empty(); }
+  // Removes the earliest head and returns its stream; push that stream's
+  // next record, if any.
+  size_t pop() {
+    const size_t s = q_.top().stream;
+    q_.pop();
+    return s;
+  }
+
+ private:
+  struct Head {
+    u64 ts, seq;
+    u32 cpu;
+    size_t stream;
+  };
+  struct Later {
+    bool operator()(const Head& a, const Head& b) const {
+      if (a.ts != b.ts) return a.ts > b.ts;
+      if (a.cpu != b.cpu) return a.cpu > b.cpu;
+      return a.seq > b.seq;
+    }
+  };
+  std::priority_queue<Head, std::vector<Head>, Later> q_;
 };
 
 }  // namespace salvage

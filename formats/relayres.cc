@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "formats/relayres.h"
 
+#include "formats/hex.h"
 #include "formats/relayres-walk.h"
 
 #include <zlib.h>
@@ -13,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <queue>
 
 namespace salvage {
 
@@ -36,14 +36,12 @@ u32 crc32_ieee(std::span<const std::byte> b) {
   return static_cast<u32>(crc32(c, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size())));
 }
 
-std::string hex(u64 v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
-
 std::string field_error(const char* field, u64 off, const std::string& what) {
   return std::string("relayres header ") + field + " (offset " + std::to_string(off) + "): " + what;
+}
+
+Error too_small(u64 size) {
+  return make_error("relayres region of " + std::to_string(size) + " bytes is too small for a channel");
 }
 
 #define HDR_OFF(f) static_cast<u64>(offsetof(relayres_header, f))
@@ -188,7 +186,7 @@ namespace {
 // magic, version, header_size, hdr_crc: is this a channel at all?
 Result<relayres_header> check_identity(std::span<const std::byte> region) {
   if (region.size() < RELAYRES_HEADER_SIZE)
-    return make_error("relayres region of " + std::to_string(region.size()) + " bytes is too small for a channel");
+    return too_small(region.size());
   const auto hd = load<relayres_header>(region, 0);
   if (hd.magic != RELAYRES_MAGIC) {
     const bool zero = std::all_of(region.begin(), region.begin() + RELAYRES_HEADER_SIZE,
@@ -247,11 +245,9 @@ Result<RelayresHeaderInfo> decode_relayres_header_page(std::span<const std::byte
 
 namespace {
 
-// `page` is the region's first page (or all of it when shorter);
-// region_size what was read.
+// `page` is the region's header page; region_size what was read (at least
+// a header page and a page after it).
 Result<RelayresHeaderInfo> check_header(std::span<const std::byte> page, u64 region_size, u64 read_phys) {
-  if (region_size < RELAYRES_HEADER_SIZE + RELAYRES_PAGE_SIZE)
-    return make_error("relayres region of " + std::to_string(region_size) + " bytes is too small for a channel");
   ASSIGN_OR_RETURN(relayres_header hd, check_identity(page));
   if (hd.region_phys != read_phys)
     return make_error(field_error("region_phys", HDR_OFF(region_phys), "the writer's region was at " + hex(hd.region_phys) +
@@ -287,13 +283,14 @@ Result<RelayresHeaderInfo> check_header(std::span<const std::byte> page, u64 reg
 }  // namespace
 
 Result<RelayresHeaderInfo> parse_relayres_header(std::span<const std::byte> region, u64 read_phys) {
-  return check_header(region.first(std::min<size_t>(region.size(), RELAYRES_HEADER_SIZE)), region.size(), read_phys);
+  MemorySource src(region, "relayres region");
+  return parse_relayres_header(src, read_phys);
 }
 
 Result<RelayresHeaderInfo> parse_relayres_header(ByteSource& region, u64 read_phys) {
   const u64 size = region.size();
   if (size < RELAYRES_HEADER_SIZE + RELAYRES_PAGE_SIZE)
-    return make_error("relayres region of " + std::to_string(size) + " bytes is too small for a channel");
+    return too_small(size);
   std::vector<std::byte> page(RELAYRES_HEADER_SIZE);
   TRY_CTX(region.read_at(FileOffset(0), page), "relayres header page");
   return check_header(page, size, read_phys);
@@ -352,29 +349,16 @@ std::vector<RelayresRecordRef> merge_relayres(const RelayresChannel& ch) {
 }
 
 void for_each_merged(const RelayresChannel& ch, const std::function<void(const RelayresRecordRef&)>& fn) {
-  struct Head {
-    u64 ts, seq;
-    u32 cpu;
-    size_t idx;
-  };
-  auto later = [](const Head& a, const Head& b) {
-    if (a.ts != b.ts) return a.ts > b.ts;
-    if (a.cpu != b.cpu) return a.cpu > b.cpu;
-    return a.seq > b.seq;
-  };
-  std::priority_queue<Head, std::vector<Head>, decltype(later)> q(later);
-  for (const auto& c : ch.cpus)
-    if (!c.records.empty()) q.push(Head{c.records[0].ts, c.records[0].seq, c.cpu, 0});
+  // The streaming merge's queue, over the record lists (streams = cpus).
+  std::vector<size_t> next(ch.cpus.size(), 0);
+  RelayresMergeQueue q;
+  for (size_t c = 0; c < ch.cpus.size(); ++c)
+    if (!ch.cpus[c].records.empty()) q.push(ch.cpus[c].records[0], c);
   while (!q.empty()) {
-    Head h = q.top();
-    q.pop();
-    const auto& recs = ch.cpus[h.cpu].records;
-    fn(recs[h.idx]);
-    if (++h.idx < recs.size()) {
-      h.ts = recs[h.idx].ts;
-      h.seq = recs[h.idx].seq;
-      q.push(h);
-    }
+    const size_t c = q.pop();
+    const auto& recs = ch.cpus[c].records;
+    fn(recs[next[c]]);
+    if (++next[c] < recs.size()) q.push(recs[next[c]], c);
   }
 }
 

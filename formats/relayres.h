@@ -11,7 +11,9 @@
 // sub-buffers, then walks each CPU one sub-buffer at a time for the
 // counts; the streams are produced by walking again (for_each_cpu_record,
 // for_each_merged_record: one sub-buffer per CPU in memory). A 64 MiB
-// region of 64 KiB sub-buffers costs well under 1 MiB.
+// region of 64 KiB sub-buffers costs well under 1 MiB. The span overloads
+// are the same code over a MemorySource (one header check, one record walk,
+// formats/relayres-walk.h); they only add the record lists.
 //
 // A region that is not a channel at all (zeroed, garbage, a newer version,
 // impossible geometry) is an error naming the field and its offset. Damage
