@@ -310,16 +310,30 @@ Result<void> checked(Reader& r, const char* field, size_t at, Result<void> v) {
   if (!v.ok()) return r.err(field, at, v.error().message);
   return Ok();
 }
+Result<std::string> read_host(Reader& r) {
+  const size_t at = r.offset();
+  ASSIGN_OR_RETURN(std::string host, r.str("host", kMaxHostName));
+  TRY(checked(r, "host", at, validate_host_name(host)));
+  return host;
+}
+// PROBE and PROBE_ACK carry the same two fields.
+template <class M>
+Result<M> decode_capabilities_and_host(const char* what, std::span<const std::byte> p) {
+  Reader r(what, p);
+  M m;
+  ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
+  ASSIGN_OR_RETURN(m.host, read_host(r));
+  TRY(r.end());
+  return m;
+}
 }  // namespace
 
 Result<Hello> decode_hello(std::span<const std::byte> p) {
   Reader r("HELLO", p);
   Hello m;
   ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
-  size_t at = r.offset();
-  ASSIGN_OR_RETURN(m.host, r.str("host", kMaxHostName));
-  TRY(checked(r, "host", at, validate_host_name(m.host)));
-  at = r.offset();
+  ASSIGN_OR_RETURN(m.host, read_host(r));
+  const size_t at = r.offset();
   ASSIGN_OR_RETURN(m.dump_id, r.str("dump_id", kMaxDumpId));
   TRY(checked(r, "dump_id", at, validate_dump_id(m.dump_id)));
   TRY(r.end());
@@ -423,26 +437,10 @@ Result<void> decode_bye(std::span<const std::byte> p) {
   return r.end();
 }
 
-Result<Probe> decode_probe(std::span<const std::byte> p) {
-  Reader r("PROBE", p);
-  Probe m;
-  ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
-  size_t at = r.offset();
-  ASSIGN_OR_RETURN(m.host, r.str("host", kMaxHostName));
-  TRY(checked(r, "host", at, validate_host_name(m.host)));
-  TRY(r.end());
-  return m;
-}
+Result<Probe> decode_probe(std::span<const std::byte> p) { return decode_capabilities_and_host<Probe>("PROBE", p); }
 
 Result<ProbeAck> decode_probe_ack(std::span<const std::byte> p) {
-  Reader r("PROBE_ACK", p);
-  ProbeAck m;
-  ASSIGN_OR_RETURN(m.capabilities, r.u32v("capabilities"));
-  size_t at = r.offset();
-  ASSIGN_OR_RETURN(m.host, r.str("host", kMaxHostName));
-  TRY(checked(r, "host", at, validate_host_name(m.host)));
-  TRY(r.end());
-  return m;
+  return decode_capabilities_and_host<ProbeAck>("PROBE_ACK", p);
 }
 
 }  // namespace salvage

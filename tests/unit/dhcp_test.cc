@@ -292,29 +292,9 @@ static std::string serve_dhcp(int* discovers) {
 // + SO_BINDTODEVICE choice: broadcast out from 0.0.0.0, broadcast in.
 TEST(Dhcp, AcquiresALeaseOverAVeth) {
   RUN_IN_NETNS([]() -> std::string {
-    int ready[2], go[2], res[2];
-    if (::pipe(ready) || ::pipe(go) || ::pipe(res)) return "pipe";
-    pid_t srv = ::fork();
-    if (srv == 0) {
-      std::string r;
-      char c;
-      if (::unshare(CLONE_NEWNET) != 0) r = "server unshare";
-      (void)!::write(ready[1], "x", 1);
-      (void)!::read(go[0], &c, 1);
-      int discovers = 0;
-      if (r.empty() && std::system("ip link set lo up && ip link set v1 up && ip addr add 10.9.0.1/24 dev v1") != 0)
-        r = "server ip setup";
-      if (r.empty()) r = serve_dhcp(&discovers);
-      (void)!::write(res[1], r.data(), r.size());
-      ::_exit(0);
-    }
-    ::close(res[1]);
-    char c;
-    (void)!::read(ready[0], &c, 1);
-    const std::string mv = "ip link set v1 netns " + std::to_string(srv) + " && ip link set v0 up";
-    const bool moved = std::system(mv.c_str()) == 0;
-    (void)!::write(go[1], "x", 1);
-    if (!moved) return "moving v1";
+    int discovers = 0;
+    salvage::testing::NetnsPeer srv([&] { return serve_dhcp(&discovers); }, "ip link set v0 up");
+    if (!srv.error().empty()) return srv.error();
     auto nl = Netlink::open();
     auto links = nl->links();
     auto v0 = find_link(*links, "v0");
@@ -324,12 +304,7 @@ TEST(Dhcp, AcquiresALeaseOverAVeth) {
     o.timeout_s = 20;
     o.first_wait_s = 0.5;
     auto lease = dhcp_acquire(o);
-    std::string server_err;
-    char buf[512];
-    ssize_t n;
-    while ((n = ::read(res[0], buf, sizeof buf)) > 0) server_err.append(buf, static_cast<size_t>(n));
-    ::waitpid(srv, nullptr, 0);
-    if (!server_err.empty()) return server_err;
+    if (std::string server_err = srv.finish(); !server_err.empty()) return server_err;
     if (!lease.ok()) return lease.error().message;
     if (lease->describe() != "10.9.0.50/24 via 10.9.0.1 from 10.9.0.1, lease 600 s") return lease->describe();
     return "";

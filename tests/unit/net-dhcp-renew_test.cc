@@ -136,29 +136,9 @@ std::string serve(std::chrono::seconds limit) {
 
 TEST(DhcpKeeper, RenewsRebindsAndRediscoversAfterANak) {
   RUN_IN_NETNS([]() -> std::string {
-    int ready[2], go[2], res[2];
-    if (::pipe(ready) || ::pipe(go) || ::pipe(res)) return "pipe";
-    pid_t srv = ::fork();
-    if (srv == 0) {
-      std::string r;
-      char c;
-      if (::unshare(CLONE_NEWNET) != 0) r = "ERROR server unshare";
-      (void)!::write(ready[1], "x", 1);
-      (void)!::read(go[0], &c, 1);
-      if (r.empty() && std::system("ip link set lo up && ip link set v1 up && ip addr add 10.9.0.1/24 dev v1") != 0)
-        r = "ERROR server ip setup";
-      if (r.empty()) r = serve(std::chrono::seconds(30));
-      (void)!::write(res[1], r.data(), r.size());
-      ::_exit(0);
-    }
-    ::close(res[1]);
-    char c;
-    (void)!::read(ready[0], &c, 1);
-    const std::string mv = "ip link set v1 netns " + std::to_string(srv) +
-                           " && ip link set lo up && ip link set v0 up && ip addr add 10.9.0.50/24 dev v0";
-    const bool moved = std::system(mv.c_str()) == 0;
-    (void)!::write(go[1], "x", 1);
-    if (!moved) return "moving v1";
+    salvage::testing::NetnsPeer srv([] { return serve(std::chrono::seconds(30)); },
+                           "ip link set lo up && ip link set v0 up && ip addr add 10.9.0.50/24 dev v0", "ERROR ");
+    if (!srv.error().empty()) return srv.error();
     auto nl = Netlink::open();
     auto links = nl->links();
     auto v0 = find_link(*links, "v0");
@@ -192,11 +172,7 @@ TEST(DhcpKeeper, RenewsRebindsAndRediscoversAfterANak) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const DhcpLease now = (*keeper)->lease();
     keeper->reset();  // stops and joins the thread
-    std::string server;
-    char buf[512];
-    ssize_t n;
-    while ((n = ::read(res[0], buf, sizeof buf)) > 0) server.append(buf, static_cast<size_t>(n));
-    ::waitpid(srv, nullptr, 0);
+    const std::string server = srv.finish();
     std::string all;
     for (const auto& s : said) all += s + "\n";
     if (server.find("ERROR") != std::string::npos) return "server: " + server + "\nclient said:\n" + all;
