@@ -125,8 +125,16 @@ const char* stop_name(NetStop s) {
 
 }  // namespace
 
-Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease) {
+Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease, const net::DhcpLease* replaced) {
   ASSIGN_OR_RETURN(net::Netlink nl, net::Netlink::open());
+  // A new address from a new lease: the old one is no longer ours (another
+  // host may get it), so it goes first. First, because in the same subnet
+  // the new address would be a secondary of the old, and removing a primary
+  // IPv4 address removes its secondaries (net.ipv4.conf.*.promote_secondaries
+  // is 0 by default). The kernel drops the routes that used it; the default
+  // route is added again below.
+  if (replaced && !replaced->addr.empty() && !(replaced->addr == lease.addr))
+    TRY(nl.del_addr(ifindex, replaced->addr, replaced->prefix).context("the previous lease's address"));
   TRY(nl.add_addr(ifindex, lease.addr, lease.prefix));
   if (!lease.router.empty()) {
     net::IpAddr any;
@@ -194,16 +202,16 @@ NetOutcome capture_net_target(const CaptureConfig& cfg, const TargetSpec& t, Cap
   // 1b. A DHCP lease is renewed (T1), rebound (T2) or found again (NAK,
   // expiry) alongside the transfer, until this function returns. A new
   // address breaks the TCP connection; the session reconnects and resumes.
-  // The old address is not removed (agent/netlink.h has no RTM_DELADDR);
-  // the keeper says on the console when the address changes.
+  // A changed address replaces the old one (RTM_DELADDR); the keeper says
+  // on the console when the address changes.
   std::unique_ptr<net::DhcpKeeper> keeper;
   if (up->lease) {
     net::DhcpKeepOptions ko;
     ko.ifname = up->ifname;
     ko.mac = up->mac;
     ko.say = say;
-    ko.apply = [ifindex = up->ifindex](const net::DhcpLease& fresh, const net::DhcpLease&) {
-      return configure_dhcp_lease(ifindex, fresh);
+    ko.apply = [ifindex = up->ifindex](const net::DhcpLease& fresh, const net::DhcpLease& old) {
+      return configure_dhcp_lease(ifindex, fresh, &old);
     };
     auto k = net::DhcpKeeper::start(std::move(ko), *up->lease);
     if (k.ok()) keeper = std::move(*k);

@@ -38,7 +38,8 @@ struct NetUp {
 
 // Configures a DHCP lease on the interface through rtnetlink: its address
 // and, if it names a router, the default route (both replace what is there).
-Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease);
+// With `replaced` (the lease it follows), a changed address replaces the old.
+Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease, const net::DhcpLease* replaced = nullptr);
 
 // Finds the interface (NetConfig::interface, or the only non-loopback one),
 // sets it (and lo) up, waits for carrier, configures it, adds the default

@@ -174,7 +174,15 @@ Bytes build_link_up(u32 seq, int index) {
 }
 
 Bytes build_add_addr(u32 seq, int index, const IpAddr& addr, unsigned prefix) {
-  Builder b(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
+  return build_addr_message(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq, index, addr, prefix);
+}
+
+Bytes build_del_addr(u32 seq, int index, const IpAddr& addr, unsigned prefix) {
+  return build_addr_message(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, index, addr, prefix);
+}
+
+Bytes build_addr_message(u16 type, u16 flags, u32 seq, int index, const IpAddr& addr, unsigned prefix) {
+  Builder b(type, flags, seq);
   ifaddrmsg m{};
   m.ifa_family = static_cast<u8>(addr.family);
   m.ifa_prefixlen = static_cast<u8>(prefix);
@@ -447,6 +455,11 @@ Result<void> Netlink::set_up(int index) {
 Result<void> Netlink::add_addr(int index, const IpAddr& a, unsigned prefix) {
   return request_ack(build_add_addr(next_seq(), index, a, prefix),
                      "adding " + a.to_string() + "/" + std::to_string(prefix) + " to link " + std::to_string(index));
+}
+
+Result<void> Netlink::del_addr(int index, const IpAddr& a, unsigned prefix) {
+  return request_ack(build_del_addr(next_seq(), index, a, prefix),
+                     "removing " + a.to_string() + "/" + std::to_string(prefix) + " from link " + std::to_string(index));
 }
 
 Result<void> Netlink::add_route(const IpAddr& dst, unsigned dst_len, const IpAddr& gw, int oif) {

@@ -82,6 +82,9 @@ Bytes build_link_up(u32 seq, int index);
 // non-point-to-point links); IPv6 IFA_ADDRESS with IFA_F_NODAD, since a
 // capture kernel has no time for duplicate address detection.
 Bytes build_add_addr(u32 seq, int index, const IpAddr& addr, unsigned prefix);
+Bytes build_del_addr(u32 seq, int index, const IpAddr& addr, unsigned prefix);
+// RTM_NEWADDR / RTM_DELADDR with the given flags (the two above).
+Bytes build_addr_message(u16 type, u16 flags, u32 seq, int index, const IpAddr& addr, unsigned prefix);
 // RTM_NEWROUTE in the main table, proto boot: dst/dst_len (dst_len 0: the
 // default route) via `gateway` (empty: on-link) out of `oif`.
 Bytes build_add_route(u32 seq, const IpAddr& dst, unsigned dst_len, const IpAddr& gateway, int oif);
@@ -123,6 +126,7 @@ class Netlink {
 
   Result<void> set_up(int index);
   Result<void> add_addr(int index, const IpAddr& a, unsigned prefix);
+  Result<void> del_addr(int index, const IpAddr& a, unsigned prefix);
   Result<void> add_route(const IpAddr& dst, unsigned dst_len, const IpAddr& gw, int oif);
 
  private:

@@ -164,7 +164,7 @@ TEST(DhcpKeeper, RenewsRebindsAndRediscoversAfterANak) {
         std::lock_guard<std::mutex> g(mu);
         applied.push_back(fresh.addr.to_string() + " was " + old.addr.to_string());
       }
-      return configure_dhcp_lease(index, fresh);  // the agent's own rtnetlink path
+      return configure_dhcp_lease(index, fresh, &old);  // the agent's own rtnetlink path
     };
     auto keeper = DhcpKeeper::start(o, lease);
     if (!keeper.ok()) return keeper.error().message;
@@ -191,9 +191,13 @@ TEST(DhcpKeeper, RenewsRebindsAndRediscoversAfterANak) {
     // configure_dhcp_lease put the new address on v0.
     auto addrs = nl->addrs(AF_INET);
     if (!addrs.ok()) return addrs.error().message;
-    bool has51 = false;
-    for (const auto& a : addrs.value()) has51 = has51 || (a.index == v0->index && a.addr == ip("10.9.0.51"));
+    bool has51 = false, has50 = false;
+    for (const auto& a : addrs.value()) {
+      has51 = has51 || (a.index == v0->index && a.addr == ip("10.9.0.51"));
+      has50 = has50 || (a.index == v0->index && a.addr == ip("10.9.0.50"));
+    }
     if (!has51) return "10.9.0.51 not configured on v0";
+    if (has50) return "the lost lease's 10.9.0.50 is still on v0";
     return "";
   });
 }

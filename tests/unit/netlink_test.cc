@@ -38,6 +38,14 @@ TEST(Netlink, AddAddrIpv4IsByteExact) {
                  8, 0, 1, 0, 10, 0, 2, 15}));                                // IFA_ADDRESS
 }
 
+TEST(Netlink, DelAddrIpv4IsByteExact) {
+  EXPECT_EQ(build_del_addr(9, 2, ip("10.0.2.15"), 24),
+            hex({40, 0, 0, 0, 0x15, 0, 0x05, 0, 9, 0, 0, 0, 0, 0, 0, 0,  // RTM_DELADDR, REQ|ACK
+                 2, 24, 0, 0, 2, 0, 0, 0,                                 // AF_INET /24 index 2
+                 8, 0, 2, 0, 10, 0, 2, 15,                                // IFA_LOCAL
+                 8, 0, 1, 0, 10, 0, 2, 15}));                             // IFA_ADDRESS
+}
+
 TEST(Netlink, AddAddrIpv6HasNodadAndOnlyAddress) {
   Bytes b = build_add_addr(1, 4, ip("fd00::1"), 64);
   ASSERT_EQ(b.size(), 16u + 8 + 20);
