@@ -44,6 +44,10 @@ std::string TargetSpec::device_spec() const {
   return value;
 }
 
+std::string net_target_collector(const TargetSpec& t, const NetConfig& n) {
+  return t.value.empty() ? n.collector : t.value;
+}
+
 std::string TargetSpec::to_string() const {
   return file_system ? "fs:" + device_spec() + ":" + dir : device_spec();
 }

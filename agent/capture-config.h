@@ -34,6 +34,10 @@ struct TargetSpec {
   std::string to_string() const;    // round-trips through parse_target_spec
 };
 Result<TargetSpec> parse_target_spec(std::string_view spec);
+// The address a net target streams to: the target's own ADDR:PORT, else the
+// config's collector= (here, not in capture-net.cc, so that `salvage test`
+// uses the same rule in every build).
+std::string net_target_collector(const TargetSpec& t, const NetConfig& n);
 // A comma-separated list, "net,LABEL=dump" (a label holding ',' cannot be listed).
 Result<std::vector<TargetSpec>> parse_target_list(std::string_view list);
 

@@ -158,10 +158,6 @@ Result<NetUp> bring_up_network(const NetConfig& cfg, double timeout_s, const Say
   return make_error("network not up within " + std::to_string(static_cast<int>(timeout_s)) + " s: " + last);
 }
 
-std::string net_target_collector(const TargetSpec& t, const NetConfig& n) {
-  return t.value.empty() ? n.collector : t.value;
-}
-
 std::string net_dump_id(const CaptureSource& src) {
   const i64 when = src.info.crash_time ? src.info.crash_time : 0;
   return fs_host_component(src.info.hostname) + "-" + fs_time_component(when) + "-" +

@@ -46,10 +46,6 @@ Result<void> configure_dhcp_lease(int ifindex, const net::DhcpLease& lease, cons
 // route(s). Retries every step until timeout_s. `say` prints progress.
 Result<NetUp> bring_up_network(const NetConfig& cfg, double timeout_s, const std::function<void(const std::string&)>& say);
 
-// The address the target streams to: the target's own ADDR:PORT, else the
-// config's collector=.
-std::string net_target_collector(const TargetSpec& t, const NetConfig& n);
-
 // A dump id that names this crash on the collector and stays the same if
 // the agent starts over: release, host and crash time.
 std::string net_dump_id(const CaptureSource& src);

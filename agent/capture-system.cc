@@ -15,10 +15,11 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "agent/cmdline.h"
+#include "agent/crashkernel.h"
+#include "agent/host-paths.h"
 #include "agent/modules.h"
 
 namespace salvage {
@@ -99,18 +100,10 @@ void tune_capture_memory() {
     agent_say("vm.watermark_boost_factor=0: %s (carrying on)", std::strerror(errno));
   if (fd >= 0) ::close(fd);
 
-  char buf[4096];
-  fd = ::open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) ::close(fd);
-  if (n <= 0) return;
-  buf[n] = 0;
-  auto field_kib = [&](const char* key) -> long {
-    const char* p = std::strstr(buf, key);
-    return p ? std::strtol(p + std::strlen(key), nullptr, 10) : -1;
-  };
-  agent_say("memory: %.1f MiB in this kernel, %.1f MiB free at start", field_kib("MemTotal:") / 1024.0,
-            field_kib("MemFree:") / 1024.0);
+  auto text = read_text_file("/proc/meminfo", 64 << 10);
+  auto mi = text.ok() ? parse_meminfo(*text) : Result<MemInfo>(text.error());
+  if (!mi.ok()) return;
+  agent_say("memory: %.1f MiB in this kernel, %.1f MiB free at start", mi->total / 1048576.0, mi->free / 1048576.0);
 }
 
 int load_module_list(const std::vector<std::string>& paths, std::string_view cmdline) {

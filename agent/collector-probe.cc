@@ -24,6 +24,7 @@
 #include <optional>
 
 #include "agent/collector.h"
+#include "agent/net-sink.h"
 #include "agent/tls.h"
 
 namespace salvage {
@@ -65,7 +66,7 @@ class Prober {
   Prober(const ProbeRequest& rq, const Log& log) : rq_(rq), log_(log) {}
 
   ProbeReport run() {
-    const std::string where = display_address();
+    const std::string where = net_endpoint_text(rq_.address, rq_.port);
     error_code ec;
     const auto ip = asio::ip::make_address(rq_.address, ec);
     if (ec) return report(ProbeOutcome::kSetup, "\"" + rq_.address + "\" is not a numeric IPv4 or IPv6 address");
@@ -124,10 +125,6 @@ class Prober {
   }
 
  private:
-  std::string display_address() const {
-    return (rq_.address.find(':') != std::string::npos ? "[" + rq_.address + "]" : rq_.address) + ":" +
-           std::to_string(rq_.port);
-  }
   std::string seconds() const { return std::to_string(static_cast<int>(rq_.timeout_s)) + " s"; }
 
   tcp::socket& raw() { return tls_ ? tls_->next_layer() : *sock_; }

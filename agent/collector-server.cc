@@ -31,6 +31,7 @@
 
 #include "agent/collector.h"
 #include "agent/file-util.h"
+#include "agent/net-sink.h"
 #include "agent/tls.h"
 
 namespace salvage {
@@ -345,7 +346,7 @@ void finish(Conn& c) {
 awaitable<void> session(Server& srv, tcp::socket sock) {
   error_code ec;
   auto ep = sock.remote_endpoint(ec);
-  auto c = std::make_shared<Conn>(srv, sock.get_executor(), ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port()));
+  auto c = std::make_shared<Conn>(srv, sock.get_executor(), ec ? "?" : net_endpoint_text(ep.address().to_string(), ep.port()));
   touch(*c);
   sock.set_option(tcp::no_delay(true), ec);
   if (!srv.tls) {

@@ -64,7 +64,7 @@ DumpEstimate estimate_dump(const MemInfo& m, int dump_level, std::string_view co
 // estimate at 63 MiB there (docs/bench.md, docs/arming.md). Machines with
 // more drivers in the capture kernel need more.
 inline constexpr u64 kCaptureRuntimeFloor = 6ull << 20;
-u64 reservation_needed(u64 kernel_init_size, u64 initrd_bytes, u64 initrd_unpacked_bytes, u64 system_ram_bytes = 0);
+u64 reservation_needed(u64 kernel_init_size, u64 initrd_bytes, u64 initrd_unpacked_bytes, u64 system_ram_bytes);
 
 // "256 MiB", "1.5 GiB": for messages.
 std::string human_bytes(u64 bytes);

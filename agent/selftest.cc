@@ -165,8 +165,7 @@ void check_net_target(const TestArgs& a, const TargetSpec& t, const NetConfig& n
     return;
   }
   ProbeRequest pr;
-  const std::string collector = t.value.empty() ? net.collector : t.value;
-  if (auto p = parse_net_address(collector, pr.address, pr.port); !p.ok()) {
+  if (auto p = parse_net_address(net_target_collector(t, net), pr.address, pr.port); !p.ok()) {
     r.fail(name + ": " + p.error().message);
     return;
   }
@@ -340,7 +339,7 @@ int cmd_test(int argc, char** argv) {
     if (auto k = read_binary_file(a.kernel, 256u << 20); !k.ok()) r.fail("capture kernel: " + k.error().message);
     else if (auto bz = parse_bzimage(*k); !bz.ok()) r.fail("capture kernel " + a.kernel + ": " + bz.error().message);
     else init_size = bz->init_size;
-    u64 need = reservation_needed(init_size, rd_size, rd ? rd->unpacked_bytes : 0);
+    u64 need = reservation_needed(init_size, rd_size, rd ? rd->unpacked_bytes : 0, mi.ok() ? mi->total : 0);
     std::string how = human_bytes(*reserved) + " reserved, about " + human_bytes(need) + " needed (kernel " +
                       human_bytes(init_size) + " + initramfs " + human_bytes(rd_size) + " + unpacked " +
                       human_bytes(rd ? rd->unpacked_bytes : 0) + " + runtime " + human_bytes(kCaptureRuntimeFloor) + ")";

@@ -59,7 +59,7 @@ TEST(Crashkernel, MeminfoAndDumpEstimate) {
 }
 
 TEST(Crashkernel, ReservationNeededAddsFloor) {
-  EXPECT_EQ(reservation_needed(40 * M, 3 * M, 9 * M), 52 * M + kCaptureRuntimeFloor);
+  EXPECT_EQ(reservation_needed(40 * M, 3 * M, 9 * M, 0), 52 * M + kCaptureRuntimeFloor);
   // Two bitmaps, one bit per 4 KiB page each: 64 GiB of RAM adds 4 MiB.
   EXPECT_EQ(reservation_needed(40 * M, 3 * M, 9 * M, 64 * G), 56 * M + kCaptureRuntimeFloor);
   // The lab's measured case: Debian 6.1's init_size, salvage's initramfs,
