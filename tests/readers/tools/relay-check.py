@@ -49,6 +49,18 @@ CTL_FMT = "<IIQQQQQ16s"
 REC_FMT = "<IHHQQ"
 
 
+def finish(problems, panics, opts):
+    """The checks both sources end with (--expect-panic), then the verdict."""
+    if "--expect-panic" in opts:
+        print("panic events: %s" % [(c, last, m.decode(errors="replace")) for c, last, m in panics])
+        if not panics or not panics[-1][1]:
+            problems.append("no crash-time event as the last record of its CPU")
+    for p in problems:
+        print("FAIL: " + p)
+    print("relay-check: %s" % ("PASS" if not problems else "FAIL"))
+    return 1 if problems else 0
+
+
 def check_trace_dir(d, opts, want_cpus, marker, absent):
     """salvage's saved trace (agent/capture-trace.cc): trace/cpuN.bin are the
     retained records of CPU N, framed and 8-byte aligned, oldest first;
@@ -102,14 +114,7 @@ def check_trace_dir(d, opts, want_cpus, marker, absent):
         problems.append("%d CPUs have records, expected %d" % (cpus, want_cpus))
     if marker is not None and not any(m.startswith(marker) for m in markers):
         problems.append("marker %r not found" % marker.decode())
-    if "--expect-panic" in opts:
-        print("panic events: %s" % [(c, last, m.decode(errors="replace")) for c, last, m in panics])
-        if not panics or not panics[-1][1]:
-            problems.append("no crash-time event as the last record of its CPU")
-    for p in problems:
-        print("FAIL: " + p)
-    print("relay-check: %s" % ("PASS" if not problems else "FAIL"))
-    return 1 if problems else 0
+    return finish(problems, panics, opts)
 
 
 def main(argv):
@@ -220,14 +225,7 @@ def main(argv):
         print("markers: %s" % [m[1].decode(errors="replace") for m in found])
         if not found:
             problems.append("marker %r not found" % marker.decode())
-    if "--expect-panic" in opts:
-        print("panic events: %s" % [(c, last, msg.decode(errors="replace")) for c, last, msg in panics])
-        if not panics or not panics[-1][1]:
-            problems.append("no crash-time event as the last record of its CPU")
-    for p in problems:
-        print("FAIL: " + p)
-    print("relay-check: %s" % ("PASS" if not problems else "FAIL"))
-    return 1 if problems else 0
+    return finish(problems, panics, opts)
 
 
 if __name__ == "__main__":
