@@ -163,6 +163,15 @@ def check(req, cfg):
     return False, "wrong    %s=%s (want %s)" % (req.name, have, want)
 
 
+def read_fragment(path):
+    """parse_fragment, or exit 2 naming the file that cannot be read."""
+    try:
+        return parse_fragment(path)
+    except OSError as e:
+        print("check-config: %s: %s" % (path, e.strerror), file=sys.stderr)
+        sys.exit(2)
+
+
 def usage(msg=None):
     if msg:
         print("check-config: " + msg, file=sys.stderr)
@@ -202,11 +211,7 @@ def main(argv):
                          ("crashed-kernel.config", "capture-kernel.config", "patched-kernel.config")]
         bad = 0
         for f in files:
-            try:
-                reqs, problems = parse_fragment(f)
-            except OSError as e:
-                print("check-config: %s: %s" % (f, e.strerror), file=sys.stderr)
-                return 2
+            reqs, problems = read_fragment(f)
             for p in problems:
                 print(p)
             bad += len(problems)
@@ -220,11 +225,7 @@ def main(argv):
         frags = [os.path.join(HERE, f) for f in MODES[mode or "--crashed"]] + frags
     reqs = []
     for f in frags:
-        try:
-            r, problems = parse_fragment(f)
-        except OSError as e:
-            print("check-config: %s: %s" % (f, e.strerror), file=sys.stderr)
-            return 2
+        r, problems = read_fragment(f)
         if problems:
             for p in problems:
                 print("check-config: fragment " + p, file=sys.stderr)
