@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "agent/capture-config.h"
+#include "agent/host-paths.h"
 #include "agent/capture-fs.h"
 #include "agent/capture-net.h"
 #include "agent/capture-system.h"
@@ -62,16 +63,6 @@ const char* child_status_text(int st) {
   return "the capture failed";
 }
 
-Result<std::string> slurp(const char* path) {
-  std::FILE* f = std::fopen(path, "re");
-  if (!f) return Error::from_errno(std::string("opening ") + path);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
 
 std::string cmdline_word(std::string_view cmdline, std::string_view key) {
   size_t pos = 0;
@@ -89,7 +80,7 @@ std::string cmdline_word(std::string_view cmdline, std::string_view key) {
 // are reported and the agent carries on with what it has.
 CaptureConfig read_config(const std::string& cmdline) {
   CaptureConfig cfg;
-  auto text = slurp(kCaptureConfigPath);
+  auto text = read_text_file(kCaptureConfigPath);
   if (!text.ok()) {
     agent_say("%s: %s; using defaults and the command line", kCaptureConfigPath, text.error().message.c_str());
   } else {
@@ -137,7 +128,7 @@ void print_log_to_console(const std::string& text) {
 int capture_child(const CaptureConfig& cfg, const std::string& cmdline, double deadline) {
   const Log log(0);
   // 1. Modules for the targets, in dependency order.
-  if (auto list = slurp(kCaptureModulesPath); list.ok()) {
+  if (auto list = read_text_file(kCaptureModulesPath); list.ok()) {
     auto paths = parse_module_list(*list);
     if (paths.ok()) {
       int failed = load_module_list(*paths, cmdline);
@@ -279,7 +270,7 @@ void run_capture_agent() {
   for (const auto& m : mount_problems) agent_say("%s", m.c_str());
   tune_capture_memory();
 
-  auto cmdline_r = slurp("/proc/cmdline");
+  auto cmdline_r = read_text_file("/proc/cmdline");
   const std::string cmdline = cmdline_r.ok() ? *cmdline_r : "";
   const CaptureConfig cfg = read_config(cmdline);
   if (std::string h = cmdline_word(cmdline, "elfcorehdr="); !h.empty())
